@@ -1,0 +1,616 @@
+//! The cron dialect (design §3): parse and validate an expression, test a minute against
+//! it, and find the slots before and after an instant. Pure: no clock, no I/O.
+//!
+//! Fields are held as bitsets, so finding the next slot is a walk over days with a few bit
+//! operations per day, never a walk over minutes. Every function works in UTC wall-clock
+//! time, whole minutes.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
+use std::fmt;
+
+/// How far `next_after` and `latest_at_or_before` look before giving up. 30 years covers
+/// the 28-year cycle of weekdays and leap days, so a schedule with no slot in that span
+/// has none at all (that is how `parse` rejects `0 0 30 2 *`).
+const HORIZON_DAYS: i64 = 366 * 30;
+
+/// A parsed, valid cron expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    source: String,
+    minutes: u64,
+    hours: u32,
+    months: u16,
+    days: DayRule,
+}
+
+/// Day-of-month and day-of-week, combined the way Debian cron combines them.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+struct DayRule {
+    /// Bit d set: day d of the month (1..=31).
+    dom: u32,
+    /// `L`: the last day of the month.
+    last_dom: bool,
+    /// Bit d set: `dW`, the weekday nearest to day d.
+    nearest_weekday: u32,
+    /// Bit w set: weekday w (0 = Sunday).
+    dow: u8,
+    /// Bit w set: `wL`, the last weekday w of the month.
+    last_dow: u8,
+    /// `nth_dow[k - 1]` bit w set: `w#k`, the k-th weekday w of the month.
+    nth_dow: [u8; 5],
+    /// Debian cron: when either day field starts with `*`, both must match (AND);
+    /// otherwise a day matching either field fires (OR).
+    and_days: bool,
+}
+
+/// Why an expression was refused. The message names the field and its allowed range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleError {
+    expression: String,
+    reason: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid schedule '{}': {}", self.expression, self.reason)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Minute,
+    Hour,
+    DayOfMonth,
+    Month,
+    DayOfWeek,
+}
+
+struct Field {
+    kind: Kind,
+    name: &'static str,
+    min: u32,
+    max: u32,
+    /// Names accepted for values, the first standing for `name_base`.
+    names: &'static [&'static str],
+    name_base: u32,
+    range_text: &'static str,
+}
+
+const MONTH_NAMES: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAY_NAMES: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+const FIELDS: [Field; 5] = [
+    Field {
+        kind: Kind::Minute,
+        name: "minute",
+        min: 0,
+        max: 59,
+        names: &[],
+        name_base: 0,
+        range_text: "0-59",
+    },
+    Field {
+        kind: Kind::Hour,
+        name: "hour",
+        min: 0,
+        max: 23,
+        names: &[],
+        name_base: 0,
+        range_text: "0-23",
+    },
+    Field {
+        kind: Kind::DayOfMonth,
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        name_base: 0,
+        range_text: "1-31, L or nW",
+    },
+    Field {
+        kind: Kind::Month,
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTH_NAMES,
+        name_base: 1,
+        range_text: "1-12 or JAN-DEC",
+    },
+    Field {
+        kind: Kind::DayOfWeek,
+        name: "day-of-week",
+        min: 0,
+        max: 7,
+        names: DAY_NAMES,
+        name_base: 0,
+        range_text: "0-7 or SUN-SAT (0 and 7 are Sunday), nL or n#k",
+    },
+];
+
+/// What one field parses to: plain values as a bitset, plus the day specials.
+#[derive(Default)]
+struct ParsedField {
+    bits: u64,
+    last: bool,
+    nearest_weekday: u32,
+    last_dow: u8,
+    nth_dow: [u8; 5],
+}
+
+impl Schedule {
+    /// Parses a five-field expression or a macro (`@daily` …), strictly.
+    pub fn parse(expression: &str) -> Result<Schedule, ScheduleError> {
+        let fail = |reason: String| ScheduleError {
+            expression: expression.to_string(),
+            reason,
+        };
+        let trimmed = expression.trim();
+        let expanded = if let Some(name) = trimmed.strip_prefix('@') {
+            macro_expansion(name).ok_or_else(|| {
+                fail(format!(
+                    "unknown macro '@{name}'; use one of @yearly @annually @monthly @weekly \
+                     @daily @midnight @hourly, or five fields"
+                ))
+            })?
+        } else {
+            trimmed
+        };
+        let parts: Vec<&str> = expanded.split_whitespace().collect();
+        if parts.len() != 5 {
+            let hint = if parts.len() > 5 {
+                ": cronq has no seconds or year field"
+            } else {
+                ""
+            };
+            return Err(fail(format!(
+                "expected 5 fields (minute hour day-of-month month day-of-week), found {}{hint}",
+                parts.len()
+            )));
+        }
+        let mut parsed = Vec::with_capacity(5);
+        for (text, field) in parts.iter().zip(FIELDS.iter()) {
+            parsed.push(parse_field(text, field).map_err(|reason| fail(format!("{}: {reason}", field.name)))?);
+        }
+        let (dom, dow) = (&parsed[2], &parsed[4]);
+        let schedule = Schedule {
+            source: trimmed.to_string(),
+            minutes: parsed[0].bits,
+            hours: parsed[1].bits as u32,
+            months: parsed[3].bits as u16,
+            days: DayRule {
+                dom: dom.bits as u32,
+                last_dom: dom.last,
+                nearest_weekday: dom.nearest_weekday,
+                dow: dow.bits as u8,
+                last_dow: dow.last_dow,
+                nth_dow: dow.nth_dow,
+                and_days: parts[2].starts_with('*') || parts[4].starts_with('*'),
+            },
+        };
+        // A day rule that matches no day in a full 28-year cycle never matches at all.
+        let probe = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+        if probe.and_then(|p| schedule.next_after(p)).is_none() {
+            return Err(fail(
+                "this schedule can never fire: no date matches its day-of-month, month and \
+                 day-of-week together"
+                    .to_string(),
+            ));
+        }
+        Ok(schedule)
+    }
+
+    /// The expression as the user wrote it (trimmed).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the minute containing `t` is a slot.
+    pub fn matches(&self, t: NaiveDateTime) -> bool {
+        self.minutes & (1 << t.minute()) != 0
+            && self.hours & (1 << t.hour()) != 0
+            && self.day_matches(t.date())
+    }
+
+    /// The first slot strictly after `t`.
+    pub fn next_after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        let start = truncate_to_minute(t) + chrono::Duration::minutes(1);
+        let limit = start.date() + chrono::Duration::days(HORIZON_DAYS);
+        let mut date = start.date();
+        let (mut hour, mut minute) = (start.hour(), start.minute());
+        while date <= limit {
+            if self.months & (1 << date.month()) == 0 {
+                date = first_of_next_month(date)?;
+                (hour, minute) = (0, 0);
+                continue;
+            }
+            if self.day_matches(date) {
+                if let Some((h, m)) = self.first_time_from(hour, minute) {
+                    return date.and_hms_opt(h, m, 0);
+                }
+            }
+            date = date.succ_opt()?;
+            (hour, minute) = (0, 0);
+        }
+        None
+    }
+
+    /// The newest slot at or before `t`.
+    pub fn latest_at_or_before(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        let end = truncate_to_minute(t);
+        let limit = end.date() - chrono::Duration::days(HORIZON_DAYS);
+        let mut date = end.date();
+        let (mut hour, mut minute) = (end.hour(), end.minute());
+        while date >= limit {
+            if self.months & (1 << date.month()) == 0 {
+                date = date.with_day(1)?.pred_opt()?;
+                (hour, minute) = (23, 59);
+                continue;
+            }
+            if self.day_matches(date) {
+                if let Some((h, m)) = self.last_time_until(hour, minute) {
+                    return date.and_hms_opt(h, m, 0);
+                }
+            }
+            date = date.pred_opt()?;
+            (hour, minute) = (23, 59);
+        }
+        None
+    }
+
+    /// The first slot strictly after `t`, both as Unix seconds (UTC).
+    pub fn next_slot_after(&self, t: i64) -> Option<i64> {
+        let naive = DateTime::from_timestamp(t, 0)?.naive_utc();
+        self.next_after(naive).map(|n| n.and_utc().timestamp())
+    }
+
+    /// The newest slot at or before `t`, both as Unix seconds (UTC).
+    pub fn latest_slot_at_or_before(&self, t: i64) -> Option<i64> {
+        let naive = DateTime::from_timestamp(t, 0)?.naive_utc();
+        self.latest_at_or_before(naive)
+            .map(|n| n.and_utc().timestamp())
+    }
+
+    fn first_time_from(&self, hour: u32, minute: u32) -> Option<(u32, u32)> {
+        (hour..24)
+            .filter(|h| self.hours & (1 << h) != 0)
+            .find_map(|h| {
+                let from = if h == hour { minute } else { 0 };
+                let candidates = self.minutes & (u64::MAX << from);
+                (candidates != 0).then(|| (h, candidates.trailing_zeros()))
+            })
+    }
+
+    fn last_time_until(&self, hour: u32, minute: u32) -> Option<(u32, u32)> {
+        (0..=hour)
+            .rev()
+            .filter(|h| self.hours & (1 << h) != 0)
+            .find_map(|h| {
+                let until = if h == hour { minute } else { 59 };
+                let candidates = self.minutes & ((1u64 << (until + 1)) - 1);
+                (candidates != 0).then(|| (h, 63 - candidates.leading_zeros()))
+            })
+    }
+
+    fn day_matches(&self, date: NaiveDate) -> bool {
+        let rule = &self.days;
+        if self.months & (1 << date.month()) == 0 {
+            return false;
+        }
+        let day = date.day();
+        let last_day = days_in_month(date);
+        let weekday = date.weekday().num_days_from_sunday();
+        let dom_matches = rule.dom & (1 << day) != 0
+            || (rule.last_dom && day == last_day)
+            || (rule.nearest_weekday != 0
+                && (1..=last_day).any(|n| {
+                    rule.nearest_weekday & (1 << n) != 0 && nearest_weekday(date, n, last_day) == day
+                }));
+        let week_bit = 1u8 << weekday;
+        let dow_matches = rule.dow & week_bit != 0
+            || (rule.last_dow & week_bit != 0 && day + 7 > last_day)
+            || rule.nth_dow[((day - 1) / 7) as usize] & week_bit != 0;
+        if rule.and_days {
+            dom_matches && dow_matches
+        } else {
+            dom_matches || dow_matches
+        }
+    }
+}
+
+fn macro_expansion(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "yearly" | "annually" => "0 0 1 1 *",
+        "monthly" => "0 0 1 * *",
+        "weekly" => "0 0 * * 0",
+        "daily" | "midnight" => "0 0 * * *",
+        "hourly" => "0 * * * *",
+        _ => return None,
+    })
+}
+
+fn parse_field(text: &str, field: &Field) -> Result<ParsedField, String> {
+    let mut parsed = ParsedField::default();
+    for item in text.split(',') {
+        if item.is_empty() {
+            return Err(format!("empty list item in '{text}'"));
+        }
+        parse_item(item, field, &mut parsed)?;
+    }
+    if field.kind == Kind::DayOfWeek && parsed.bits & (1 << 7) != 0 {
+        // 7 is Sunday too.
+        parsed.bits = (parsed.bits & !(1 << 7)) | 1;
+    }
+    Ok(parsed)
+}
+
+fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(), String> {
+    let upper = item.to_ascii_uppercase();
+    if upper == "?" {
+        return Err("'?' is Quartz syntax; write '*'".to_string());
+    }
+    if upper == "L" {
+        return match field.kind {
+            Kind::DayOfMonth => {
+                parsed.last = true;
+                Ok(())
+            }
+            Kind::DayOfWeek => Err("'L' alone is not a day of week; write nL, e.g. 5L for the last Friday".to_string()),
+            _ => Err(format!("'L' is allowed only in day-of-month and day-of-week, not in {}", field.name)),
+        };
+    }
+    if let Some(day) = upper.strip_suffix('W') {
+        if field.kind != Kind::DayOfMonth {
+            return Err(format!("'{item}': nW (nearest weekday) is allowed only in day-of-month"));
+        }
+        let n = value(day, field)?;
+        parsed.nearest_weekday |= 1 << n;
+        return Ok(());
+    }
+    if let Some((weekday, nth)) = upper.split_once('#') {
+        if field.kind != Kind::DayOfWeek {
+            return Err(format!("'{item}': n#k (k-th weekday) is allowed only in day-of-week"));
+        }
+        let w = value(weekday, field)? % 7;
+        let k: u32 = nth
+            .parse()
+            .ok()
+            .filter(|k| (1..=5).contains(k))
+            .ok_or_else(|| format!("'{item}': the k in n#k must be 1-5"))?;
+        parsed.nth_dow[(k - 1) as usize] |= 1 << w;
+        return Ok(());
+    }
+    if field.kind == Kind::DayOfWeek && upper.len() > 1 {
+        if let Some(weekday) = upper.strip_suffix('L') {
+            let w = value(weekday, field)? % 7;
+            parsed.last_dow |= 1 << w;
+            return Ok(());
+        }
+    }
+    let (range, step) = match upper.split_once('/') {
+        Some((range, step)) => {
+            let step: u32 = step
+                .parse()
+                .map_err(|_| format!("'{item}': the step after '/' must be a whole number"))?;
+            (range, Some(step))
+        }
+        None => (upper.as_str(), None),
+    };
+    let (low, high) = if range == "*" {
+        // For day-of-week, * is 0-6: 7 would only repeat Sunday.
+        let top = if field.kind == Kind::DayOfWeek { 6 } else { field.max };
+        (field.min, top)
+    } else if let Some((a, b)) = range.split_once('-') {
+        let (low, high) = (value(a, field)?, value(b, field)?);
+        if low > high {
+            return Err(format!("range '{item}' runs backwards; write {b}-{a}?"));
+        }
+        (low, high)
+    } else {
+        let single = value(range, field)?;
+        if let Some(step) = step {
+            return Err(format!(
+                "'{item}': a step needs a range; write {single}-{}/{step} or */{step}",
+                field.max
+            ));
+        }
+        (single, single)
+    };
+    let span = field.max - field.min;
+    let step = step.unwrap_or(1);
+    if step == 0 || step > span {
+        return Err(format!(
+            "'{item}': step {step} is out of range 1-{span} for {}",
+            field.name
+        ));
+    }
+    let mut v = low;
+    while v <= high {
+        parsed.bits |= 1 << v;
+        v += step;
+    }
+    Ok(())
+}
+
+/// One value: a number or (for month and day-of-week) a name, checked against the range.
+fn value(text: &str, field: &Field) -> Result<u32, String> {
+    if text.is_empty() {
+        return Err(format!("missing value; allowed: {}", field.range_text));
+    }
+    if let Some(i) = field.names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
+        return Ok(i as u32 + field.name_base);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{text}' is not a value; allowed: {}", field.range_text));
+    }
+    match text.parse::<u32>() {
+        Ok(n) if (field.min..=field.max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "value {text} is out of range; allowed: {}",
+            field.range_text
+        )),
+    }
+}
+
+fn truncate_to_minute(t: NaiveDateTime) -> NaiveDateTime {
+    t.with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(t)
+}
+
+fn first_of_next_month(date: NaiveDate) -> Option<NaiveDate> {
+    if date.month() == 12 {
+        NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
+    }
+}
+
+fn days_in_month(date: NaiveDate) -> u32 {
+    first_of_next_month(date)
+        .and_then(|d| d.pred_opt())
+        .map_or(28, |d| d.day())
+}
+
+/// The day `nW` stands for in the month of `date`: day n if it is a weekday, else the
+/// nearest weekday within the same month (Saturday the 1st moves to Monday the 3rd).
+fn nearest_weekday(date: NaiveDate, n: u32, last_day: u32) -> u32 {
+    let Some(target) = date.with_day(n) else {
+        return 0;
+    };
+    match target.weekday().num_days_from_sunday() {
+        6 if n == 1 => 3,
+        6 => n - 1,
+        0 if n == last_day => n - 2,
+        0 => n + 1,
+        _ => n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn next_n(expr: &str, after: &str, n: usize) -> Vec<String> {
+        let schedule = Schedule::parse(expr).unwrap();
+        let mut t = at(after);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            t = schedule.next_after(t).unwrap();
+            out.push(t.format("%Y-%m-%d %H:%M %a").to_string());
+        }
+        out
+    }
+
+    fn error_of(expr: &str) -> String {
+        Schedule::parse(expr).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn known_schedules_match_debian_cron() {
+        // (expression, after, expected next slots). Worked out by hand against cron(8).
+        let table: &[(&str, &str, &[&str])] = &[
+            ("* * * * *", "2026-11-23 09:00", &["2026-11-23 09:01 Mon", "2026-11-23 09:02 Mon"]),
+            ("*/15 * * * *", "2026-11-23 09:07", &["2026-11-23 09:15 Mon", "2026-11-23 09:30 Mon", "2026-11-23 09:45 Mon", "2026-11-23 10:00 Mon"]),
+            ("1 1 * * 0", "2026-11-23 09:00", &["2026-11-29 01:01 Sun", "2026-12-06 01:01 Sun"]),
+            ("0 0 13 * 5", "2026-11-01 00:00", &["2026-11-06 00:00 Fri", "2026-11-13 00:00 Fri", "2026-11-20 00:00 Fri", "2026-11-27 00:00 Fri", "2026-12-04 00:00 Fri"]),
+            ("0 0 13 * *", "2026-11-01 00:00", &["2026-11-13 00:00 Fri", "2026-12-13 00:00 Sun"]),
+            // */10 starts with '*', so the day fields AND: Mondays falling on 1, 11, 21 or 31.
+            ("0 0 */10 * 1", "2026-11-01 00:00", &["2026-12-21 00:00 Mon", "2027-01-11 00:00 Mon", "2027-02-01 00:00 Mon", "2027-03-01 00:00 Mon"]),
+            ("0 0 1,15 * 3", "2026-11-01 00:00", &["2026-11-04 00:00 Wed", "2026-11-11 00:00 Wed", "2026-11-15 00:00 Sun", "2026-11-18 00:00 Wed"]),
+            ("30 8 * * MON-FRI", "2026-11-27 09:00", &["2026-11-30 08:30 Mon", "2026-12-01 08:30 Tue"]),
+            ("0 12 * * 7", "2026-11-23 00:00", &["2026-11-29 12:00 Sun"]),
+            ("0 12 * * 5-7", "2026-11-23 00:00", &["2026-11-27 12:00 Fri", "2026-11-28 12:00 Sat", "2026-11-29 12:00 Sun", "2026-12-04 12:00 Fri"]),
+            ("0 0 L * *", "2026-01-15 00:00", &["2026-01-31 00:00 Sat", "2026-02-28 00:00 Sat", "2026-03-31 00:00 Tue", "2026-04-30 00:00 Thu"]),
+            ("0 0 L 2 *", "2027-03-01 00:00", &["2028-02-29 00:00 Tue"]),
+            ("0 0 29 2 *", "2026-01-01 00:00", &["2028-02-29 00:00 Tue", "2032-02-29 00:00 Sun"]),
+            ("0 18 * * 5L", "2026-11-01 00:00", &["2026-11-27 18:00 Fri", "2026-12-25 18:00 Fri"]),
+            ("0 9 * * 1#2", "2026-11-01 00:00", &["2026-11-09 09:00 Mon", "2026-12-14 09:00 Mon"]),
+            ("0 9 * * MON#1,FRI#3", "2026-11-01 00:00", &["2026-11-02 09:00 Mon", "2026-11-20 09:00 Fri", "2026-12-07 09:00 Mon"]),
+            ("0 9 15W * *", "2026-11-01 00:00", &["2026-11-16 09:00 Mon", "2026-12-15 09:00 Tue", "2027-01-15 09:00 Fri", "2027-02-15 09:00 Mon"]),
+            // August 2026 starts on a Saturday: 1W is Monday the 3rd, not Friday in July.
+            ("0 9 1W * *", "2026-07-15 00:00", &["2026-08-03 09:00 Mon", "2026-09-01 09:00 Tue"]),
+            // May 2026 ends on a Sunday: 31W is Friday the 29th.
+            ("0 9 31W * *", "2026-05-01 00:00", &["2026-05-29 09:00 Fri", "2026-07-31 09:00 Fri"]),
+            ("5-59/20 */6 * * *", "2026-11-23 05:00", &["2026-11-23 06:05 Mon", "2026-11-23 06:25 Mon", "2026-11-23 06:45 Mon", "2026-11-23 12:05 Mon"]),
+            ("0 0 1 jan,Jul *", "2026-02-01 00:00", &["2026-07-01 00:00 Wed", "2027-01-01 00:00 Fri"]),
+            ("@hourly", "2026-11-23 09:30", &["2026-11-23 10:00 Mon"]),
+            ("@daily", "2026-11-23 09:30", &["2026-11-24 00:00 Tue"]),
+            ("@midnight", "2026-11-23 09:30", &["2026-11-24 00:00 Tue"]),
+            ("@weekly", "2026-11-23 09:30", &["2026-11-29 00:00 Sun"]),
+            ("@monthly", "2026-11-23 09:30", &["2026-12-01 00:00 Tue"]),
+            ("@yearly", "2026-11-23 09:30", &["2027-01-01 00:00 Fri"]),
+            ("@ANNUALLY", "2026-11-23 09:30", &["2027-01-01 00:00 Fri"]),
+            ("59 23 31 12 *", "2026-12-31 23:59", &["2027-12-31 23:59 Fri"]),
+        ];
+        for (expr, after, expected) in table {
+            assert_eq!(&next_n(expr, after, expected.len()), expected, "{expr} after {after}");
+        }
+    }
+
+    #[test]
+    fn latest_at_or_before_walks_backwards() {
+        let s = Schedule::parse("0 0 L * *").unwrap();
+        assert_eq!(s.latest_at_or_before(at("2026-03-30 12:00")), Some(at("2026-02-28 00:00")));
+        assert_eq!(s.latest_at_or_before(at("2026-03-31 00:00")), Some(at("2026-03-31 00:00")));
+        let s = Schedule::parse("*/15 9-17 * * *").unwrap();
+        assert_eq!(s.latest_at_or_before(at("2026-11-23 08:59")), Some(at("2026-11-22 17:45")));
+        assert_eq!(s.latest_at_or_before(at("2026-11-23 09:14")), Some(at("2026-11-23 09:00")));
+    }
+
+    #[test]
+    fn refusals_name_the_field_and_its_range() {
+        let cases: &[(&str, &str)] = &[
+            ("* * * *", "expected 5 fields"),
+            ("0 * * * * *", "no seconds or year field"),
+            ("0 0 * * * * 2026", "found 7"),
+            ("60 * * * *", "minute: value 60 is out of range; allowed: 0-59"),
+            ("* 24 * * *", "hour: value 24 is out of range; allowed: 0-23"),
+            ("* * 0 * *", "day-of-month: value 0 is out of range"),
+            ("* * 32 * *", "day-of-month: value 32"),
+            ("* * * 13 *", "month: value 13 is out of range; allowed: 1-12 or JAN-DEC"),
+            ("* * * * 8", "day-of-week: value 8 is out of range; allowed: 0-7 or SUN-SAT"),
+            ("* * * FOO *", "month: 'FOO' is not a value"),
+            ("1,,2 * * * *", "minute: empty list item"),
+            ("5-2 * * * *", "minute: range '5-2' runs backwards"),
+            ("*/0 * * * *", "minute: '*/0': step 0 is out of range"),
+            ("5/10 * * * *", "minute: '5/10': a step needs a range; write 5-59/10"),
+            ("* * ? * *", "day-of-month: '?' is Quartz syntax"),
+            ("L * * * *", "'L' is allowed only in day-of-month and day-of-week"),
+            ("* * * * L", "write nL"),
+            ("* * * * 1#6", "the k in n#k must be 1-5"),
+            ("* * 1#2 * *", "allowed only in day-of-week"),
+            ("* * * * 3W", "allowed only in day-of-month"),
+            ("0 0 30 2 *", "can never fire"),
+            ("0 0 31 4,6,9,11 *", "can never fire"),
+            ("@reboot", "unknown macro '@reboot'"),
+            ("", "expected 5 fields"),
+            ("* - * * *", "hour: missing value"),
+        ];
+        for (expr, expected) in cases {
+            let message = error_of(expr);
+            assert!(message.contains(expected), "{expr:?}: {message:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn day_fields_and_only_when_one_starts_with_a_star() {
+        // */2 starts with '*': AND. Wednesdays that are odd days of the month.
+        assert_eq!(
+            next_n("0 0 */2 * 3", "2026-11-01 00:00", 2),
+            ["2026-11-11 00:00 Wed", "2026-11-25 00:00 Wed"]
+        );
+        // 1-31/2 does not start with '*': OR. Odd days, and every Wednesday.
+        assert_eq!(
+            next_n("0 0 1-31/2 * 3", "2026-11-01 00:00", 3),
+            ["2026-11-03 00:00 Tue", "2026-11-04 00:00 Wed", "2026-11-05 00:00 Thu"]
+        );
+    }
+}

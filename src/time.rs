@@ -1,0 +1,50 @@
+//! Instants as cronq stores them (Unix seconds, UTC), how they are written (RFC 3339,
+//! `2026-11-23T09:00:00Z`), and the clock, which `--now` can pin.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Seconds since the Unix epoch, UTC. Slots are whole minutes.
+pub type Timestamp = i64;
+
+/// Parses an RFC 3339 time (`2026-11-23T09:00:00Z`, `2026-11-23T10:00:00+01:00`).
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp())
+        .map_err(|e| format!("'{text}' is not an RFC 3339 time like 2026-11-23T09:00:00Z ({e})"))
+}
+
+/// Writes an instant as RFC 3339 UTC with a `Z`.
+pub fn format_time(t: Timestamp) -> String {
+    DateTime::<Utc>::from_timestamp(t, 0)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| format!("@{t}"))
+}
+
+/// The source of "now" for every scheduling decision.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pinned: Option<Timestamp>,
+}
+
+impl Clock {
+    /// A clock pinned to `now` when given (`--now`, `CRONQ_NOW`), else the system clock.
+    pub fn new(now: Option<Timestamp>) -> Clock {
+        Clock { pinned: now }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.pinned.unwrap_or_else(|| Utc::now().timestamp())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_rfc3339_in_utc() {
+        let t = parse_time("2026-11-23T10:00:00+01:00").unwrap();
+        assert_eq!(format_time(t), "2026-11-23T09:00:00Z");
+        assert!(parse_time("2026-11-23 09:00").unwrap_err().contains("RFC 3339"));
+    }
+}
