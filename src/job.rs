@@ -80,7 +80,13 @@ macro_rules! words {
     };
 }
 
-words!(Catchup, "catch-up policy", Latest = "latest", All = "all", Skip = "skip");
+words!(
+    Catchup,
+    "catch-up policy",
+    Latest = "latest",
+    All = "all",
+    Skip = "skip"
+);
 words!(Overlap, "overlap policy", Skip = "skip", Allow = "allow");
 words!(
     RunStatus,

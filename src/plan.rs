@@ -87,7 +87,11 @@ pub fn plan(schedule: &Schedule, state: &JobState, now: Timestamp, grace: i64) -
                 "cronq did not run for {}: this and every slot up to {} missed \
                  (a pass records at most {MAX_SLOTS_PER_PASS} slots of a job one by one)",
                 human_duration(now - first),
-                format_time(schedule.latest_slot_at_or_before(oldest_listed - 60).unwrap_or(first)),
+                format_time(
+                    schedule
+                        .latest_slot_at_or_before(oldest_listed - 60)
+                        .unwrap_or(first)
+                ),
             )),
         });
     }
@@ -108,7 +112,9 @@ pub fn plan(schedule: &Schedule, state: &JobState, now: Timestamp, grace: i64) -
                 ),
             })
         } else if let (Overlap::Skip, Some(run)) = (state.overlap, state.unfinished_run) {
-            Verdict::Skipped(format!("run {run} of this job was still unfinished (overlap skip)"))
+            Verdict::Skipped(format!(
+                "run {run} of this job was still unfinished (overlap skip)"
+            ))
         } else {
             Verdict::Queue
         };
@@ -170,7 +176,12 @@ mod tests {
 
     #[test]
     fn an_on_time_slot_is_queued_and_moves_the_last_slot() {
-        let p = plan(&hourly(), &state(Catchup::Latest, "2026-11-23T08:00:00Z"), t("2026-11-23T09:00:15Z"), 300);
+        let p = plan(
+            &hourly(),
+            &state(Catchup::Latest, "2026-11-23T08:00:00Z"),
+            t("2026-11-23T09:00:15Z"),
+            300,
+        );
         assert_eq!(summary(&p), [("09:00".into(), "queue")]);
         assert_eq!(p.last_slot, t("2026-11-23T09:00:00Z"));
     }
@@ -187,29 +198,57 @@ mod tests {
 
     #[test]
     fn catchup_latest_runs_only_the_newest_missed_slot() {
-        let p = plan(&hourly(), &state(Catchup::Latest, "2026-11-23T05:30:00Z"), t("2026-11-23T09:20:00Z"), 300);
+        let p = plan(
+            &hourly(),
+            &state(Catchup::Latest, "2026-11-23T05:30:00Z"),
+            t("2026-11-23T09:20:00Z"),
+            300,
+        );
         assert_eq!(
             summary(&p),
-            [("06:00".into(), "missed"), ("07:00".into(), "missed"), ("08:00".into(), "missed"), ("09:00".into(), "queue")]
+            [
+                ("06:00".into(), "missed"),
+                ("07:00".into(), "missed"),
+                ("08:00".into(), "missed"),
+                ("09:00".into(), "queue")
+            ]
         );
     }
 
     #[test]
     fn catchup_latest_prefers_an_on_time_slot() {
-        let p = plan(&hourly(), &state(Catchup::Latest, "2026-11-23T07:30:00Z"), t("2026-11-23T09:02:00Z"), 300);
-        assert_eq!(summary(&p), [("08:00".into(), "missed"), ("09:00".into(), "queue")]);
+        let p = plan(
+            &hourly(),
+            &state(Catchup::Latest, "2026-11-23T07:30:00Z"),
+            t("2026-11-23T09:02:00Z"),
+            300,
+        );
+        assert_eq!(
+            summary(&p),
+            [("08:00".into(), "missed"), ("09:00".into(), "queue")]
+        );
     }
 
     #[test]
     fn catchup_all_runs_every_missed_slot() {
-        let p = plan(&hourly(), &state(Catchup::All, "2026-11-23T05:30:00Z"), t("2026-11-23T09:20:00Z"), 300);
+        let p = plan(
+            &hourly(),
+            &state(Catchup::All, "2026-11-23T05:30:00Z"),
+            t("2026-11-23T09:20:00Z"),
+            300,
+        );
         assert!(summary(&p).iter().all(|(_, w)| *w == "queue"));
         assert_eq!(p.decisions.len(), 4);
     }
 
     #[test]
     fn catchup_skip_runs_nothing_late() {
-        let p = plan(&hourly(), &state(Catchup::Skip, "2026-11-23T05:30:00Z"), t("2026-11-23T09:20:00Z"), 300);
+        let p = plan(
+            &hourly(),
+            &state(Catchup::Skip, "2026-11-23T05:30:00Z"),
+            t("2026-11-23T09:20:00Z"),
+            300,
+        );
         assert!(summary(&p).iter().all(|(_, w)| *w == "missed"));
         assert_eq!(p.last_slot, t("2026-11-23T09:00:00Z"));
     }
@@ -217,7 +256,12 @@ mod tests {
     #[test]
     fn a_slot_within_the_grace_is_on_time_under_every_policy() {
         for catchup in [Catchup::Latest, Catchup::All, Catchup::Skip] {
-            let p = plan(&hourly(), &state(catchup, "2026-11-23T08:30:00Z"), t("2026-11-23T09:04:59Z"), 300);
+            let p = plan(
+                &hourly(),
+                &state(catchup, "2026-11-23T08:30:00Z"),
+                t("2026-11-23T09:04:59Z"),
+                300,
+            );
             assert_eq!(summary(&p), [("09:00".into(), "queue")], "{catchup}");
         }
     }
@@ -236,12 +280,22 @@ mod tests {
     #[test]
     fn long_downtime_is_capped_and_summed_up() {
         let every_minute = Schedule::parse("* * * * *").unwrap();
-        let p = plan(&every_minute, &state(Catchup::All, "2026-01-01T00:00:00Z"), t("2026-11-23T09:00:00Z"), 300);
+        let p = plan(
+            &every_minute,
+            &state(Catchup::All, "2026-01-01T00:00:00Z"),
+            t("2026-11-23T09:00:00Z"),
+            300,
+        );
         assert_eq!(p.decisions.len(), MAX_SLOTS_PER_PASS + 1);
         let first = &p.decisions[0];
         assert_eq!(first.slot, t("2026-01-01T00:01:00Z"));
-        let Verdict::Missed(reason) = &first.verdict else { panic!("{first:?}") };
-        assert!(reason.contains("every slot up to 2026-11-23T07:20:00Z missed"), "{reason}");
+        let Verdict::Missed(reason) = &first.verdict else {
+            panic!("{first:?}")
+        };
+        assert!(
+            reason.contains("every slot up to 2026-11-23T07:20:00Z missed"),
+            "{reason}"
+        );
         assert!(p.decisions[1..].iter().all(|d| d.verdict == Verdict::Queue));
     }
 

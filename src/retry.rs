@@ -42,7 +42,8 @@ mod tests {
 
     #[test]
     fn jitter_spreads_runs_that_fail_together() {
-        let delays: std::collections::HashSet<i64> = (1..=50).map(|id| retry_delay(id, 1)).collect();
+        let delays: std::collections::HashSet<i64> =
+            (1..=50).map(|id| retry_delay(id, 1)).collect();
         assert!(delays.len() > 20, "only {} distinct delays", delays.len());
     }
 }

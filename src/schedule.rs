@@ -173,7 +173,10 @@ impl Schedule {
         }
         let mut parsed = Vec::with_capacity(5);
         for (text, field) in parts.iter().zip(FIELDS.iter()) {
-            parsed.push(parse_field(text, field).map_err(|reason| fail(format!("{}: {reason}", field.name)))?);
+            parsed.push(
+                parse_field(text, field)
+                    .map_err(|reason| fail(format!("{}: {reason}", field.name)))?,
+            );
         }
         let (dom, dow) = (&parsed[2], &parsed[4]);
         let schedule = Schedule {
@@ -307,7 +310,8 @@ impl Schedule {
             || (rule.last_dom && day == last_day)
             || (rule.nearest_weekday != 0
                 && (1..=last_day).any(|n| {
-                    rule.nearest_weekday & (1 << n) != 0 && nearest_weekday(date, n, last_day) == day
+                    rule.nearest_weekday & (1 << n) != 0
+                        && nearest_weekday(date, n, last_day) == day
                 }));
         let week_bit = 1u8 << weekday;
         let dow_matches = rule.dow & week_bit != 0
@@ -358,13 +362,20 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
                 parsed.last = true;
                 Ok(())
             }
-            Kind::DayOfWeek => Err("'L' alone is not a day of week; write nL, e.g. 5L for the last Friday".to_string()),
-            _ => Err(format!("'L' is allowed only in day-of-month and day-of-week, not in {}", field.name)),
+            Kind::DayOfWeek => Err(
+                "'L' alone is not a day of week; write nL, e.g. 5L for the last Friday".to_string(),
+            ),
+            _ => Err(format!(
+                "'L' is allowed only in day-of-month and day-of-week, not in {}",
+                field.name
+            )),
         };
     }
     if let Some(day) = upper.strip_suffix('W') {
         if field.kind != Kind::DayOfMonth {
-            return Err(format!("'{item}': nW (nearest weekday) is allowed only in day-of-month"));
+            return Err(format!(
+                "'{item}': nW (nearest weekday) is allowed only in day-of-month"
+            ));
         }
         let n = value(day, field)?;
         parsed.nearest_weekday |= 1 << n;
@@ -372,7 +383,9 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
     }
     if let Some((weekday, nth)) = upper.split_once('#') {
         if field.kind != Kind::DayOfWeek {
-            return Err(format!("'{item}': n#k (k-th weekday) is allowed only in day-of-week"));
+            return Err(format!(
+                "'{item}': n#k (k-th weekday) is allowed only in day-of-week"
+            ));
         }
         let w = value(weekday, field)? % 7;
         let k: u32 = nth
@@ -401,7 +414,11 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
     };
     let (low, high) = if range == "*" {
         // For day-of-week, * is 0-6: 7 would only repeat Sunday.
-        let top = if field.kind == Kind::DayOfWeek { 6 } else { field.max };
+        let top = if field.kind == Kind::DayOfWeek {
+            6
+        } else {
+            field.max
+        };
         (field.min, top)
     } else if let Some((a, b)) = range.split_once('-') {
         let (low, high) = (value(a, field)?, value(b, field)?);
@@ -440,11 +457,18 @@ fn value(text: &str, field: &Field) -> Result<u32, String> {
     if text.is_empty() {
         return Err(format!("missing value; allowed: {}", field.range_text));
     }
-    if let Some(i) = field.names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
+    if let Some(i) = field
+        .names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(text))
+    {
         return Ok(i as u32 + field.name_base);
     }
     if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("'{text}' is not a value; allowed: {}", field.range_text));
+        return Err(format!(
+            "'{text}' is not a value; allowed: {}",
+            field.range_text
+        ));
     }
     match text.parse::<u32>() {
         Ok(n) if (field.min..=field.max).contains(&n) => Ok(n),
@@ -517,30 +541,151 @@ mod tests {
     fn known_schedules_match_debian_cron() {
         // (expression, after, expected next slots). Worked out by hand against cron(8).
         let table: &[(&str, &str, &[&str])] = &[
-            ("* * * * *", "2026-11-23 09:00", &["2026-11-23 09:01 Mon", "2026-11-23 09:02 Mon"]),
-            ("*/15 * * * *", "2026-11-23 09:07", &["2026-11-23 09:15 Mon", "2026-11-23 09:30 Mon", "2026-11-23 09:45 Mon", "2026-11-23 10:00 Mon"]),
-            ("1 1 * * 0", "2026-11-23 09:00", &["2026-11-29 01:01 Sun", "2026-12-06 01:01 Sun"]),
-            ("0 0 13 * 5", "2026-11-01 00:00", &["2026-11-06 00:00 Fri", "2026-11-13 00:00 Fri", "2026-11-20 00:00 Fri", "2026-11-27 00:00 Fri", "2026-12-04 00:00 Fri"]),
-            ("0 0 13 * *", "2026-11-01 00:00", &["2026-11-13 00:00 Fri", "2026-12-13 00:00 Sun"]),
+            (
+                "* * * * *",
+                "2026-11-23 09:00",
+                &["2026-11-23 09:01 Mon", "2026-11-23 09:02 Mon"],
+            ),
+            (
+                "*/15 * * * *",
+                "2026-11-23 09:07",
+                &[
+                    "2026-11-23 09:15 Mon",
+                    "2026-11-23 09:30 Mon",
+                    "2026-11-23 09:45 Mon",
+                    "2026-11-23 10:00 Mon",
+                ],
+            ),
+            (
+                "1 1 * * 0",
+                "2026-11-23 09:00",
+                &["2026-11-29 01:01 Sun", "2026-12-06 01:01 Sun"],
+            ),
+            (
+                "0 0 13 * 5",
+                "2026-11-01 00:00",
+                &[
+                    "2026-11-06 00:00 Fri",
+                    "2026-11-13 00:00 Fri",
+                    "2026-11-20 00:00 Fri",
+                    "2026-11-27 00:00 Fri",
+                    "2026-12-04 00:00 Fri",
+                ],
+            ),
+            (
+                "0 0 13 * *",
+                "2026-11-01 00:00",
+                &["2026-11-13 00:00 Fri", "2026-12-13 00:00 Sun"],
+            ),
             // */10 starts with '*', so the day fields AND: Mondays falling on 1, 11, 21 or 31.
-            ("0 0 */10 * 1", "2026-11-01 00:00", &["2026-12-21 00:00 Mon", "2027-01-11 00:00 Mon", "2027-02-01 00:00 Mon", "2027-03-01 00:00 Mon"]),
-            ("0 0 1,15 * 3", "2026-11-01 00:00", &["2026-11-04 00:00 Wed", "2026-11-11 00:00 Wed", "2026-11-15 00:00 Sun", "2026-11-18 00:00 Wed"]),
-            ("30 8 * * MON-FRI", "2026-11-27 09:00", &["2026-11-30 08:30 Mon", "2026-12-01 08:30 Tue"]),
+            (
+                "0 0 */10 * 1",
+                "2026-11-01 00:00",
+                &[
+                    "2026-12-21 00:00 Mon",
+                    "2027-01-11 00:00 Mon",
+                    "2027-02-01 00:00 Mon",
+                    "2027-03-01 00:00 Mon",
+                ],
+            ),
+            (
+                "0 0 1,15 * 3",
+                "2026-11-01 00:00",
+                &[
+                    "2026-11-04 00:00 Wed",
+                    "2026-11-11 00:00 Wed",
+                    "2026-11-15 00:00 Sun",
+                    "2026-11-18 00:00 Wed",
+                ],
+            ),
+            (
+                "30 8 * * MON-FRI",
+                "2026-11-27 09:00",
+                &["2026-11-30 08:30 Mon", "2026-12-01 08:30 Tue"],
+            ),
             ("0 12 * * 7", "2026-11-23 00:00", &["2026-11-29 12:00 Sun"]),
-            ("0 12 * * 5-7", "2026-11-23 00:00", &["2026-11-27 12:00 Fri", "2026-11-28 12:00 Sat", "2026-11-29 12:00 Sun", "2026-12-04 12:00 Fri"]),
-            ("0 0 L * *", "2026-01-15 00:00", &["2026-01-31 00:00 Sat", "2026-02-28 00:00 Sat", "2026-03-31 00:00 Tue", "2026-04-30 00:00 Thu"]),
+            (
+                "0 12 * * 5-7",
+                "2026-11-23 00:00",
+                &[
+                    "2026-11-27 12:00 Fri",
+                    "2026-11-28 12:00 Sat",
+                    "2026-11-29 12:00 Sun",
+                    "2026-12-04 12:00 Fri",
+                ],
+            ),
+            (
+                "0 0 L * *",
+                "2026-01-15 00:00",
+                &[
+                    "2026-01-31 00:00 Sat",
+                    "2026-02-28 00:00 Sat",
+                    "2026-03-31 00:00 Tue",
+                    "2026-04-30 00:00 Thu",
+                ],
+            ),
             ("0 0 L 2 *", "2027-03-01 00:00", &["2028-02-29 00:00 Tue"]),
-            ("0 0 29 2 *", "2026-01-01 00:00", &["2028-02-29 00:00 Tue", "2032-02-29 00:00 Sun"]),
-            ("0 18 * * 5L", "2026-11-01 00:00", &["2026-11-27 18:00 Fri", "2026-12-25 18:00 Fri"]),
-            ("0 9 * * 1#2", "2026-11-01 00:00", &["2026-11-09 09:00 Mon", "2026-12-14 09:00 Mon"]),
-            ("0 9 * * MON#1,FRI#3", "2026-11-01 00:00", &["2026-11-02 09:00 Mon", "2026-11-20 09:00 Fri", "2026-12-07 09:00 Mon"]),
-            ("0 9 15W * *", "2026-11-01 00:00", &["2026-11-16 09:00 Mon", "2026-12-15 09:00 Tue", "2027-01-15 09:00 Fri", "2027-02-15 09:00 Mon"]),
+            (
+                "0 0 29 2 *",
+                "2026-01-01 00:00",
+                &["2028-02-29 00:00 Tue", "2032-02-29 00:00 Sun"],
+            ),
+            (
+                "0 18 * * 5L",
+                "2026-11-01 00:00",
+                &["2026-11-27 18:00 Fri", "2026-12-25 18:00 Fri"],
+            ),
+            (
+                "0 9 * * 1#2",
+                "2026-11-01 00:00",
+                &["2026-11-09 09:00 Mon", "2026-12-14 09:00 Mon"],
+            ),
+            (
+                "0 9 * * MON#1,FRI#3",
+                "2026-11-01 00:00",
+                &[
+                    "2026-11-02 09:00 Mon",
+                    "2026-11-20 09:00 Fri",
+                    "2026-12-07 09:00 Mon",
+                ],
+            ),
+            (
+                "0 9 15W * *",
+                "2026-11-01 00:00",
+                &[
+                    "2026-11-16 09:00 Mon",
+                    "2026-12-15 09:00 Tue",
+                    "2027-01-15 09:00 Fri",
+                    "2027-02-15 09:00 Mon",
+                ],
+            ),
             // August 2026 starts on a Saturday: 1W is Monday the 3rd, not Friday in July.
-            ("0 9 1W * *", "2026-07-15 00:00", &["2026-08-03 09:00 Mon", "2026-09-01 09:00 Tue"]),
+            (
+                "0 9 1W * *",
+                "2026-07-15 00:00",
+                &["2026-08-03 09:00 Mon", "2026-09-01 09:00 Tue"],
+            ),
             // May 2026 ends on a Sunday: 31W is Friday the 29th.
-            ("0 9 31W * *", "2026-05-01 00:00", &["2026-05-29 09:00 Fri", "2026-07-31 09:00 Fri"]),
-            ("5-59/20 */6 * * *", "2026-11-23 05:00", &["2026-11-23 06:05 Mon", "2026-11-23 06:25 Mon", "2026-11-23 06:45 Mon", "2026-11-23 12:05 Mon"]),
-            ("0 0 1 jan,Jul *", "2026-02-01 00:00", &["2026-07-01 00:00 Wed", "2027-01-01 00:00 Fri"]),
+            (
+                "0 9 31W * *",
+                "2026-05-01 00:00",
+                &["2026-05-29 09:00 Fri", "2026-07-31 09:00 Fri"],
+            ),
+            (
+                "5-59/20 */6 * * *",
+                "2026-11-23 05:00",
+                &[
+                    "2026-11-23 06:05 Mon",
+                    "2026-11-23 06:25 Mon",
+                    "2026-11-23 06:45 Mon",
+                    "2026-11-23 12:05 Mon",
+                ],
+            ),
+            (
+                "0 0 1 jan,Jul *",
+                "2026-02-01 00:00",
+                &["2026-07-01 00:00 Wed", "2027-01-01 00:00 Fri"],
+            ),
             ("@hourly", "2026-11-23 09:30", &["2026-11-23 10:00 Mon"]),
             ("@daily", "2026-11-23 09:30", &["2026-11-24 00:00 Tue"]),
             ("@midnight", "2026-11-23 09:30", &["2026-11-24 00:00 Tue"]),
@@ -548,21 +693,41 @@ mod tests {
             ("@monthly", "2026-11-23 09:30", &["2026-12-01 00:00 Tue"]),
             ("@yearly", "2026-11-23 09:30", &["2027-01-01 00:00 Fri"]),
             ("@ANNUALLY", "2026-11-23 09:30", &["2027-01-01 00:00 Fri"]),
-            ("59 23 31 12 *", "2026-12-31 23:59", &["2027-12-31 23:59 Fri"]),
+            (
+                "59 23 31 12 *",
+                "2026-12-31 23:59",
+                &["2027-12-31 23:59 Fri"],
+            ),
         ];
         for (expr, after, expected) in table {
-            assert_eq!(&next_n(expr, after, expected.len()), expected, "{expr} after {after}");
+            assert_eq!(
+                &next_n(expr, after, expected.len()),
+                expected,
+                "{expr} after {after}"
+            );
         }
     }
 
     #[test]
     fn latest_at_or_before_walks_backwards() {
         let s = Schedule::parse("0 0 L * *").unwrap();
-        assert_eq!(s.latest_at_or_before(at("2026-03-30 12:00")), Some(at("2026-02-28 00:00")));
-        assert_eq!(s.latest_at_or_before(at("2026-03-31 00:00")), Some(at("2026-03-31 00:00")));
+        assert_eq!(
+            s.latest_at_or_before(at("2026-03-30 12:00")),
+            Some(at("2026-02-28 00:00"))
+        );
+        assert_eq!(
+            s.latest_at_or_before(at("2026-03-31 00:00")),
+            Some(at("2026-03-31 00:00"))
+        );
         let s = Schedule::parse("*/15 9-17 * * *").unwrap();
-        assert_eq!(s.latest_at_or_before(at("2026-11-23 08:59")), Some(at("2026-11-22 17:45")));
-        assert_eq!(s.latest_at_or_before(at("2026-11-23 09:14")), Some(at("2026-11-23 09:00")));
+        assert_eq!(
+            s.latest_at_or_before(at("2026-11-23 08:59")),
+            Some(at("2026-11-22 17:45"))
+        );
+        assert_eq!(
+            s.latest_at_or_before(at("2026-11-23 09:14")),
+            Some(at("2026-11-23 09:00"))
+        );
     }
 
     #[test]
@@ -571,19 +736,37 @@ mod tests {
             ("* * * *", "expected 5 fields"),
             ("0 * * * * *", "no seconds or year field"),
             ("0 0 * * * * 2026", "found 7"),
-            ("60 * * * *", "minute: value 60 is out of range; allowed: 0-59"),
-            ("* 24 * * *", "hour: value 24 is out of range; allowed: 0-23"),
+            (
+                "60 * * * *",
+                "minute: value 60 is out of range; allowed: 0-59",
+            ),
+            (
+                "* 24 * * *",
+                "hour: value 24 is out of range; allowed: 0-23",
+            ),
             ("* * 0 * *", "day-of-month: value 0 is out of range"),
             ("* * 32 * *", "day-of-month: value 32"),
-            ("* * * 13 *", "month: value 13 is out of range; allowed: 1-12 or JAN-DEC"),
-            ("* * * * 8", "day-of-week: value 8 is out of range; allowed: 0-7 or SUN-SAT"),
+            (
+                "* * * 13 *",
+                "month: value 13 is out of range; allowed: 1-12 or JAN-DEC",
+            ),
+            (
+                "* * * * 8",
+                "day-of-week: value 8 is out of range; allowed: 0-7 or SUN-SAT",
+            ),
             ("* * * FOO *", "month: 'FOO' is not a value"),
             ("1,,2 * * * *", "minute: empty list item"),
             ("5-2 * * * *", "minute: range '5-2' runs backwards"),
             ("*/0 * * * *", "minute: '*/0': step 0 is out of range"),
-            ("5/10 * * * *", "minute: '5/10': a step needs a range; write 5-59/10"),
+            (
+                "5/10 * * * *",
+                "minute: '5/10': a step needs a range; write 5-59/10",
+            ),
             ("* * ? * *", "day-of-month: '?' is Quartz syntax"),
-            ("L * * * *", "'L' is allowed only in day-of-month and day-of-week"),
+            (
+                "L * * * *",
+                "'L' is allowed only in day-of-month and day-of-week",
+            ),
             ("* * * * L", "write nL"),
             ("* * * * 1#6", "the k in n#k must be 1-5"),
             ("* * 1#2 * *", "allowed only in day-of-week"),
@@ -596,7 +779,10 @@ mod tests {
         ];
         for (expr, expected) in cases {
             let message = error_of(expr);
-            assert!(message.contains(expected), "{expr:?}: {message:?} lacks {expected:?}");
+            assert!(
+                message.contains(expected),
+                "{expr:?}: {message:?} lacks {expected:?}"
+            );
         }
     }
 
@@ -610,7 +796,11 @@ mod tests {
         // 1-31/2 does not start with '*': OR. Odd days, and every Wednesday.
         assert_eq!(
             next_n("0 0 1-31/2 * 3", "2026-11-01 00:00", 3),
-            ["2026-11-03 00:00 Tue", "2026-11-04 00:00 Wed", "2026-11-05 00:00 Thu"]
+            [
+                "2026-11-03 00:00 Tue",
+                "2026-11-04 00:00 Wed",
+                "2026-11-05 00:00 Thu"
+            ]
         );
     }
 }

@@ -43,15 +43,51 @@ pub struct Key {
 }
 
 pub const KEYS: &[Key] = &[
-    Key { name: "jobs_run_in_parallel", help: "run a pass's runs in parallel child processes (true/false)", range: None },
-    Key { name: "jobs_max_portion", help: "most runs one pass claims", range: Some((1, 100_000)) },
-    Key { name: "jobs_pool_concurrency", help: "most runs at once in parallel mode", range: Some((1, 256)) },
-    Key { name: "max_processes", help: "most invocations doing work at once", range: Some((1, 1000)) },
-    Key { name: "daemon_interval", help: "seconds between the daemon's passes", range: Some((1, 86_400)) },
-    Key { name: "job_timeout", help: "seconds a run may take unless its job says otherwise", range: Some((1, 31_536_000)) },
-    Key { name: "job_retries", help: "retries after a failed attempt unless its job says otherwise", range: Some((0, 100)) },
-    Key { name: "catchup_grace", help: "seconds a slot may be late and still count as on time", range: Some((0, 86_400)) },
-    Key { name: "cleanup_period", help: "days Cleanup keeps finished runs (the newest 10 of each job are always kept)", range: Some((1, 36_500)) },
+    Key {
+        name: "jobs_run_in_parallel",
+        help: "run a pass's runs in parallel child processes (true/false)",
+        range: None,
+    },
+    Key {
+        name: "jobs_max_portion",
+        help: "most runs one pass claims",
+        range: Some((1, 100_000)),
+    },
+    Key {
+        name: "jobs_pool_concurrency",
+        help: "most runs at once in parallel mode",
+        range: Some((1, 256)),
+    },
+    Key {
+        name: "max_processes",
+        help: "most invocations doing work at once",
+        range: Some((1, 1000)),
+    },
+    Key {
+        name: "daemon_interval",
+        help: "seconds between the daemon's passes",
+        range: Some((1, 86_400)),
+    },
+    Key {
+        name: "job_timeout",
+        help: "seconds a run may take unless its job says otherwise",
+        range: Some((1, 31_536_000)),
+    },
+    Key {
+        name: "job_retries",
+        help: "retries after a failed attempt unless its job says otherwise",
+        range: Some((0, 100)),
+    },
+    Key {
+        name: "catchup_grace",
+        help: "seconds a slot may be late and still count as on time",
+        range: Some((0, 86_400)),
+    },
+    Key {
+        name: "cleanup_period",
+        help: "days Cleanup keeps finished runs (the newest 10 of each job are always kept)",
+        range: Some((1, 36_500)),
+    },
 ];
 
 /// A refused key or value; the message says what is accepted.
@@ -69,7 +105,10 @@ impl std::error::Error for SettingError {}
 pub fn key(name: &str) -> Result<&'static Key, SettingError> {
     KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
         let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
-        SettingError(format!("unknown setting '{name}'; known settings: {}", names.join(", ")))
+        SettingError(format!(
+            "unknown setting '{name}'; known settings: {}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -80,7 +119,10 @@ impl Key {
             None => match value.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok("true".into()),
                 "false" | "0" | "no" | "off" => Ok("false".into()),
-                _ => Err(SettingError(format!("{}: '{value}' is not true or false", self.name))),
+                _ => Err(SettingError(format!(
+                    "{}: '{value}' is not true or false",
+                    self.name
+                ))),
             },
             Some((low, high)) => match value.trim().parse::<i64>() {
                 Ok(n) if (low..=high).contains(&n) => Ok(n.to_string()),
@@ -143,7 +185,11 @@ mod tests {
 
     #[test]
     fn stored_values_override_defaults_and_bad_ones_are_ignored() {
-        let s = Settings::from_pairs([("jobs_max_portion", "40"), ("job_retries", "-3"), ("bogus", "1")]);
+        let s = Settings::from_pairs([
+            ("jobs_max_portion", "40"),
+            ("job_retries", "-3"),
+            ("bogus", "1"),
+        ]);
         assert_eq!(s.jobs_max_portion, 40);
         assert_eq!(s.job_retries, 1);
     }
@@ -151,9 +197,18 @@ mod tests {
     #[test]
     fn validation_names_the_range() {
         let e = key("jobs_max_portion").unwrap().validate("0").unwrap_err();
-        assert_eq!(e.0, "jobs_max_portion: '0' is not a whole number from 1 to 100000");
+        assert_eq!(
+            e.0,
+            "jobs_max_portion: '0' is not a whole number from 1 to 100000"
+        );
         assert!(key("nope").unwrap_err().0.contains("jobs_max_portion"));
-        assert_eq!(key("jobs_run_in_parallel").unwrap().validate("YES").unwrap(), "true");
+        assert_eq!(
+            key("jobs_run_in_parallel")
+                .unwrap()
+                .validate("YES")
+                .unwrap(),
+            "true"
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ mod tests {
     fn round_trips_rfc3339_in_utc() {
         let t = parse_time("2026-11-23T10:00:00+01:00").unwrap();
         assert_eq!(format_time(t), "2026-11-23T09:00:00Z");
-        assert!(parse_time("2026-11-23 09:00").unwrap_err().contains("RFC 3339"));
+        assert!(parse_time("2026-11-23 09:00")
+            .unwrap_err()
+            .contains("RFC 3339"));
     }
 }

@@ -31,7 +31,22 @@ impl Builtin {
             .find(|b| b.name() == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-                format!("unknown built-in job '{name}'; built-in jobs: {}", names.join(", "))
+                format!(
+                    "unknown built-in job '{name}'; built-in jobs: {}",
+                    names.join(", ")
+                )
             })
+    }
+}
+
+/// Runs a built-in in this process; returns the text recorded as its output.
+pub fn run(
+    builtin: Builtin,
+    store: &mut crate::store::Store,
+    now: crate::time::Timestamp,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<String> {
+    match builtin {
+        Builtin::Cleanup => cleanup::run(store, now, settings),
     }
 }

@@ -1,0 +1,66 @@
+-- The cronq schema. Applied once, in one transaction, to a new database; the version
+-- lives in PRAGMA user_version (set by src/store/mod.rs after this file runs). Times are
+-- Unix seconds (UTC). See docs/schema.md for what each column means.
+
+CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    command          TEXT,                      -- shell command line of a command job
+    builtin          TEXT,                      -- name of the built-in a built-in job runs
+    schedule         TEXT,                      -- cron expression; NULL: runs only when queued
+    tz               TEXT NOT NULL DEFAULT 'UTC',
+    timeout          INTEGER,                   -- seconds; NULL: setting job_timeout
+    retries          INTEGER,                   -- NULL: setting job_retries
+    catchup          TEXT NOT NULL DEFAULT 'latest' CHECK (catchup IN ('latest', 'all', 'skip')),
+    overlap          TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'allow')),
+    requires_target  INTEGER NOT NULL DEFAULT 0,
+    active           INTEGER NOT NULL DEFAULT 1,
+    last_slot        INTEGER,                   -- newest slot dealt with (or when the schedule started)
+    next_slot        INTEGER,                   -- first slot after last_slot; NULL: nothing scheduled
+    last_status      TEXT,                      -- status of the newest finished run
+    last_finished_at INTEGER,
+    created_at       INTEGER NOT NULL,
+    CHECK ((command IS NULL) <> (builtin IS NULL))
+);
+
+-- An idle pass is one probe of this index: nothing walks all jobs.
+CREATE INDEX jobs_next_slot ON jobs (next_slot) WHERE next_slot IS NOT NULL;
+
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    job           TEXT NOT NULL,                -- job name; history outlives a removed job
+    slot          INTEGER,                      -- schedule slot; NULL for enqueue and run-job
+    status        TEXT NOT NULL CHECK (status IN
+                      ('pending', 'running', 'success', 'failed', 'skipped', 'missed')),
+    priority      INTEGER NOT NULL DEFAULT 0,
+    due_at        INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL DEFAULT 1,
+    max_attempts  INTEGER NOT NULL DEFAULT 1,
+    target_id     TEXT,
+    target_type   TEXT,
+    data          TEXT,                         -- JSON text
+    created_at    INTEGER NOT NULL,
+    claimed_at    INTEGER,
+    started_at    INTEGER,
+    finished_at   INTEGER,
+    duration_ms   INTEGER,
+    exit_code     INTEGER,
+    error         TEXT,                         -- why it failed, was skipped or missed
+    output        TEXT,                         -- the last 64 KiB of stdout and stderr
+    owner_host    TEXT,                         -- who claimed it: host, boot, pid, start time
+    owner_boot_id TEXT,
+    owner_pid     INTEGER,
+    owner_started INTEGER,
+    pgid          INTEGER,                      -- the job's process group
+    UNIQUE (job, slot)                          -- a slot becomes at most one run, ever
+);
+
+CREATE INDEX runs_claim_order ON runs (priority DESC, due_at, id) WHERE status = 'pending';
+CREATE INDEX runs_pending_due ON runs (due_at) WHERE status = 'pending';
+CREATE INDEX runs_unfinished ON runs (job) WHERE status IN ('pending', 'running');
+CREATE INDEX runs_by_job ON runs (job, id);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,169 @@
+//! `cronq add` and `cronq edit`: define and change jobs.
+
+use super::{find_job, Context};
+use crate::builtin::Builtin;
+use crate::error::usage;
+use crate::job::{validate_name, Catchup, Overlap};
+use crate::schedule::Schedule;
+use crate::store::jobs::{self, Definition};
+use anyhow::Result;
+
+/// Options that `add` and `edit` share.
+#[derive(clap::Args)]
+pub struct JobOptions {
+    /// Cron expression, in UTC: five fields or a macro such as @daily (see `cronq next`)
+    #[arg(long, value_name = "EXPR", value_parser = parse_schedule)]
+    schedule: Option<String>,
+    /// Seconds a run may take before its process group is killed [default: setting job_timeout]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    timeout: Option<i64>,
+    /// Retries after a failed attempt, with backoff from 60 s [default: setting job_retries]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..=100))]
+    retries: Option<i64>,
+    /// Slots missed while cronq was not running: latest (run the newest), all, skip [default: latest]
+    #[arg(long, value_name = "POLICY")]
+    catchup: Option<Catchup>,
+    /// A slot due while the previous run is unfinished: skip (record it skipped) or allow [default: skip]
+    #[arg(long, value_name = "POLICY")]
+    overlap: Option<Overlap>,
+    /// Refuse runs without --target-id (such a job has no schedule: queue it with enqueue)
+    #[arg(long)]
+    requires_target: bool,
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// The job's name: 1 to 64 of A-Z a-z 0-9 _ . -
+    name: String,
+    #[command(flatten)]
+    options: JobOptions,
+    /// Schedule a built-in job (Cleanup) instead of a command
+    #[arg(long, value_name = "BUILTIN", conflicts_with = "command")]
+    builtin: Option<String>,
+    /// Define the job with its schedule stopped (start it with `cronq enable`)
+    #[arg(long)]
+    inactive: bool,
+    /// The command, after `--`: its words are joined with single spaces and run by /bin/sh -c
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct EditArgs {
+    /// The job to change
+    name: String,
+    #[command(flatten)]
+    options: JobOptions,
+    /// Remove the schedule: the job then runs only when queued or run by hand
+    #[arg(long, conflicts_with = "schedule")]
+    no_schedule: bool,
+    /// Let the job run without a target again
+    #[arg(long, conflicts_with = "requires_target")]
+    no_requires_target: bool,
+    /// A new command, after `--`
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn parse_schedule(text: &str) -> Result<String, String> {
+    Schedule::parse(text)
+        .map(|s| s.source().to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
+    validate_name(&args.name).map_err(usage)?;
+    let (command, builtin) = match (args.builtin, joined(&args.command)) {
+        (Some(name), None) => (
+            None,
+            Some(Builtin::from_name(&name).map_err(usage)?.name().to_string()),
+        ),
+        (None, Some(command)) => (Some(command), None),
+        _ => {
+            return Err(usage(
+                "give the command after `--`, e.g. cronq add backup --schedule '0 3 * * *' -- \
+                 /usr/local/bin/backup, or --builtin Cleanup",
+            ))
+        }
+    };
+    let o = args.options;
+    let def = Definition {
+        name: args.name,
+        command,
+        builtin,
+        schedule: o.schedule,
+        timeout: o.timeout,
+        retries: o.retries,
+        catchup: o.catchup.unwrap_or(Catchup::Latest),
+        overlap: o.overlap.unwrap_or(Overlap::Skip),
+        requires_target: o.requires_target,
+        active: !args.inactive,
+    };
+    check(&def)?;
+    let mut store = context.open()?;
+    let now = context.clock.now();
+    store.write(|tx| {
+        if jobs::get(tx, &def.name)?.is_some() {
+            return Err(usage(format!(
+                "job '{}' already exists; change it with `cronq edit {}`",
+                def.name, def.name
+            )));
+        }
+        jobs::insert(tx, &def, now)
+    })?;
+    Ok(0)
+}
+
+pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
+    let mut store = context.open()?;
+    let now = context.clock.now();
+    store.write(|tx| {
+        let job = find_job(tx, &args.name)?;
+        let mut def = job.definition();
+        let o = &args.options;
+        if let Some(command) = joined(&args.command) {
+            if job.builtin.is_some() {
+                return Err(usage(format!(
+                    "job '{}' runs a built-in; it has no command to change",
+                    job.name
+                )));
+            }
+            def.command = Some(command);
+        }
+        if args.no_schedule {
+            def.schedule = None;
+        } else if o.schedule.is_some() {
+            def.schedule = o.schedule.clone();
+        }
+        def.timeout = o.timeout.or(def.timeout);
+        def.retries = o.retries.or(def.retries);
+        def.catchup = o.catchup.unwrap_or(def.catchup);
+        def.overlap = o.overlap.unwrap_or(def.overlap);
+        if o.requires_target {
+            def.requires_target = true;
+        } else if args.no_requires_target {
+            def.requires_target = false;
+        }
+        check(&def)?;
+        jobs::update(tx, &job, &def, now)
+    })?;
+    Ok(0)
+}
+
+/// Rules that span several options.
+fn check(def: &Definition) -> Result<()> {
+    if def.requires_target && def.schedule.is_some() {
+        return Err(usage(format!(
+            "job '{}' requires a target, so it cannot have a schedule (a slot has no target): \
+             queue its runs with `cronq enqueue {} --target-id=ID`",
+            def.name, def.name
+        )));
+    }
+    Ok(())
+}
+
+/// The words after `--`, joined with single spaces; `None` when there are none.
+fn joined(words: &[String]) -> Option<String> {
+    let command = words.join(" ");
+    (!command.trim().is_empty()).then_some(command)
+}

@@ -1,0 +1,61 @@
+//! `cronq jobs`: every job, with its schedule, status, next slot and last result.
+
+use super::output::{emit, emit_json, job_json, table, time_or_dash};
+use super::Context;
+use crate::store::jobs;
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    let store = context.open()?;
+    let jobs = jobs::list(store.conn())?;
+    if args.json {
+        emit_json(&jobs.iter().map(job_json).collect())?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|job| {
+            let last = match (&job.last_status, job.last_finished_at) {
+                (Some(status), Some(at)) => format!("{status} {}", crate::time::format_time(at)),
+                _ => "-".to_string(),
+            };
+            vec![
+                job.name.clone(),
+                if job.builtin.is_some() {
+                    "builtin"
+                } else {
+                    "command"
+                }
+                .to_string(),
+                job.schedule.clone().unwrap_or_else(|| "-".to_string()),
+                if job.active { "active" } else { "inactive" }.to_string(),
+                time_or_dash(job.next_slot),
+                last,
+                job.command
+                    .clone()
+                    .or_else(|| job.builtin.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    emit(&table(
+        &[
+            "NAME",
+            "KIND",
+            "SCHEDULE",
+            "STATUS",
+            "NEXT SLOT",
+            "LAST",
+            "COMMAND",
+        ],
+        &rows,
+    ))?;
+    Ok(0)
+}

@@ -1,0 +1,211 @@
+//! The command line (design §6): argument parsing, the shared context, and one file per
+//! command. Errors become exit codes here (docs/exit-codes.md).
+
+mod add;
+mod enqueue;
+mod jobs;
+mod manage;
+mod next;
+mod output;
+mod run;
+mod run_job;
+mod runs;
+mod settings;
+
+use crate::error::{exit_code, usage};
+use crate::store::{self, Store};
+use crate::time::{parse_time, Clock, Timestamp};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "cronq",
+    version,
+    about = "A cron-driven background job runner: every slot once, every result recorded.",
+    long_about = "A cron-driven background job runner. Put `cronq run` in the crontab (see \
+                  `crontab.example`); define jobs with `cronq add`; see what ran with `cronq runs`.\n\n\
+                  Exit codes: 0 ok; 1 a job or an operation failed; 2 bad usage or input."
+)]
+pub struct Cli {
+    /// The database file [default: $XDG_DATA_HOME/cronq/cronq.db, or ~/.local/share/cronq/cronq.db]
+    #[arg(long, env = "CRONQ_DB", global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    /// Take this RFC 3339 time as now for every scheduling decision (tests, "what if")
+    #[arg(long, env = "CRONQ_NOW", global = true, value_name = "TIME", value_parser = parse_time)]
+    now: Option<Timestamp>,
+
+    /// Log more to stderr (-v: each run, -vv: debugging)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Log only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One pass: queue due slots, run up to jobs_max_portion due runs, exit (the crontab entry point)
+    Run(run::Args),
+    /// Run a job now in the foreground and record it; exit 1 if it fails
+    RunJob(run_job::Args),
+    /// List every job: schedule, status, next slot, last result
+    Jobs(jobs::Args),
+    /// Define a command job (or, with --builtin, schedule a built-in job)
+    Add(add::AddArgs),
+    /// Change a job's definition
+    Edit(add::EditArgs),
+    /// Remove a job and its queued runs (its history stays)
+    Remove(manage::Args),
+    /// Start a job's schedule again, from now
+    Enable(manage::Args),
+    /// Stop a job's schedule (queued and manual runs still work)
+    Disable(manage::Args),
+    /// Queue a run for the next pass; prints its id
+    Enqueue(enqueue::Args),
+    /// List runs, newest first
+    Runs(runs::ListArgs),
+    /// Show one run with its output
+    Show(runs::ShowArgs),
+    /// Print the next slots of a cron expression, one RFC 3339 UTC time a line
+    Next(next::Args),
+    /// Show or change settings
+    Settings(settings::Args),
+}
+
+/// What every command gets: where the database is and what time it is.
+pub struct Context {
+    db: Option<PathBuf>,
+    pub clock: Clock,
+}
+
+impl Context {
+    /// The database path: --db, CRONQ_DB, or the default.
+    pub fn db_path(&self) -> Result<PathBuf> {
+        match &self.db {
+            Some(db) => Ok(db.clone()),
+            None => default_db(),
+        }
+    }
+
+    pub fn open(&self) -> Result<Store> {
+        Store::open(&self.db_path()?, self.clock.now())
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version land here too, with exit code 0.
+            let _ = e.print();
+            return e.exit_code().clamp(0, 255) as u8;
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match execute(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("cronq: error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<u8> {
+    let context = Context {
+        db: cli.db,
+        clock: Clock::new(cli.now),
+    };
+    match cli.command {
+        Command::Run(args) => run::execute(args, &context),
+        Command::RunJob(args) => run_job::execute(args, &context),
+        Command::Jobs(args) => jobs::execute(args, &context),
+        Command::Add(args) => add::add(args, &context),
+        Command::Edit(args) => add::edit(args, &context),
+        Command::Remove(args) => manage::remove(args, &context),
+        Command::Enable(args) => manage::set_active(args, &context, true),
+        Command::Disable(args) => manage::set_active(args, &context, false),
+        Command::Enqueue(args) => enqueue::execute(args, &context),
+        Command::Runs(args) => runs::list(args, &context),
+        Command::Show(args) => runs::show(args, &context),
+        Command::Settings(args) => settings::execute(args, &context),
+        Command::Next(args) => next::execute(args, &context),
+    }
+}
+
+/// `$XDG_DATA_HOME/cronq/cronq.db`, else `$HOME/.local/share/cronq/cronq.db`.
+fn default_db() -> Result<PathBuf> {
+    let non_empty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let data = non_empty("XDG_DATA_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".local/share")))
+        .ok_or_else(|| usage("neither XDG_DATA_HOME nor HOME is set: give the database with --db PATH or CRONQ_DB"))?;
+    Ok(data.join("cronq").join("cronq.db"))
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => log::LevelFilter::Error,
+        (false, 0) => log::LevelFilter::Warn,
+        (false, 1) => log::LevelFilter::Info,
+        (false, _) => log::LevelFilter::Debug,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder
+        .format(|f, record| {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug | log::Level::Trace => "debug",
+            };
+            writeln!(f, "cronq: {level}: {}", record.args())
+        })
+        .init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Finds a job or fails with exit code 2, naming the jobs there are.
+pub fn find_job(conn: &rusqlite::Connection, name: &str) -> Result<store::jobs::Job> {
+    if let Some(job) = store::jobs::get(conn, name)? {
+        return Ok(job);
+    }
+    Err(unknown_job(conn, name))
+}
+
+pub fn unknown_job(conn: &rusqlite::Connection, name: &str) -> anyhow::Error {
+    match store::jobs::names(conn) {
+        Ok(names) if names.is_empty() => usage(format!(
+            "unknown job '{name}'; there are no jobs yet (add one with `cronq add`)"
+        )),
+        Ok(names) => usage(format!(
+            "unknown job '{name}'; available jobs: {}",
+            names.join(", ")
+        )),
+        Err(e) => e,
+    }
+}

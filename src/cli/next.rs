@@ -1,0 +1,36 @@
+//! `cronq next EXPR`: the next slots of an expression, to check a schedule before using it.
+
+use super::output::emit;
+use super::Context;
+use crate::error::usage;
+use crate::schedule::Schedule;
+use crate::time::{format_time, parse_time, Timestamp};
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A cron expression: five fields (quote it) or a macro such as @daily
+    expression: String,
+    /// How many slots
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    count: u32,
+    /// Slots strictly after this RFC 3339 time [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    after: Option<Timestamp>,
+}
+
+pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    let schedule = Schedule::parse(&args.expression).map_err(|e| usage(e.to_string()))?;
+    let mut t = args.after.unwrap_or_else(|| context.clock.now());
+    let mut text = String::new();
+    for _ in 0..args.count {
+        let Some(next) = schedule.next_slot_after(t) else {
+            break;
+        };
+        text.push_str(&format_time(next));
+        text.push('\n');
+        t = next;
+    }
+    emit(&text)?;
+    Ok(0)
+}

@@ -1,0 +1,104 @@
+//! How data reaches stdout: aligned tables for people, JSON for programs (snake_case keys,
+//! RFC 3339 UTC times, `null` for empty values). A closed pipe ends output quietly.
+
+use crate::store::jobs::Job;
+use crate::store::runs::Run;
+use crate::time::{format_time, Timestamp};
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// Writes `text` to stdout. A reader that went away (`| head`) surfaces as a BrokenPipe
+/// error, which `cli::main` turns into a quiet exit 0.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn emit_json(value: &Value) -> Result<()> {
+    emit(&format!("{}\n", serde_json::to_string_pretty(value)?))
+}
+
+pub fn time_or_null(t: Option<Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(format_time(t)))
+}
+
+pub fn time_or_dash(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "-".to_string(), format_time)
+}
+
+/// Lays out rows under a header, columns padded to their widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let last = row.len().saturating_sub(1);
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i == last {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
+pub fn job_json(job: &Job) -> Value {
+    json!({
+        "name": job.name,
+        "kind": if job.builtin.is_some() { "builtin" } else { "command" },
+        "command": job.command,
+        "builtin": job.builtin,
+        "schedule": job.schedule,
+        "tz": job.tz,
+        "status": if job.active { "active" } else { "inactive" },
+        "next_slot": time_or_null(job.next_slot),
+        "last_status": job.last_status,
+        "last_finished_at": time_or_null(job.last_finished_at),
+        "timeout": job.timeout,
+        "retries": job.retries,
+        "catchup": job.catchup.as_str(),
+        "overlap": job.overlap.as_str(),
+        "requires_target": job.requires_target,
+    })
+}
+
+pub fn run_json(run: &Run, output: Option<&str>) -> Value {
+    let data = run
+        .data
+        .as_deref()
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string())));
+    let mut value = json!({
+        "id": run.id,
+        "job": run.job,
+        "status": run.status.as_str(),
+        "slot": time_or_null(run.slot),
+        "due_at": format_time(run.due_at),
+        "created_at": format_time(run.created_at),
+        "started_at": time_or_null(run.started_at),
+        "finished_at": time_or_null(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "priority": run.priority,
+        "exit_code": run.exit_code,
+        "target_id": run.target_id,
+        "target_type": run.target_type,
+        "data": data,
+        "error": run.error,
+    });
+    if let (Some(output), Value::Object(map)) = (output, &mut value) {
+        map.insert("output".to_string(), Value::String(output.to_string()));
+    }
+    value
+}

@@ -1,0 +1,126 @@
+//! `cronq runs` and `cronq show`: what ran, what is queued, and why something did not run.
+
+use super::output::{emit, emit_json, run_json, table, time_or_dash};
+use super::{unknown_job, Context};
+use crate::error::usage;
+use crate::job::RunStatus;
+use crate::store::{jobs, runs};
+use crate::time::format_time;
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Only runs of this job
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Only runs with this status: pending, running, success, failed, skipped, missed
+    #[arg(long, value_name = "STATUS")]
+    status: Option<RunStatus>,
+    /// How many runs at most
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+    limit: i64,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The run's id (see `cronq runs`)
+    id: i64,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
+    let store = context.open()?;
+    let conn = store.conn();
+    if let Some(name) = &args.job {
+        // A removed job's history is still listed; a name never seen is a typo.
+        if jobs::get(conn, name)?.is_none() && !runs::job_has_runs(conn, name)? {
+            return Err(unknown_job(conn, name));
+        }
+    }
+    let list = runs::list(conn, args.job.as_deref(), args.status, args.limit)?;
+    if args.json {
+        emit_json(&list.iter().map(|r| run_json(r, None)).collect())?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.job.clone(),
+                r.status.to_string(),
+                r.slot.map_or_else(|| "-".to_string(), format_time),
+                format_time(r.due_at),
+                time_or_dash(r.finished_at),
+                format!("{}/{}", r.attempt, r.max_attempts),
+                r.exit_code
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    emit(&table(
+        &[
+            "ID", "JOB", "STATUS", "SLOT", "DUE", "FINISHED", "ATTEMPT", "EXIT", "REASON",
+        ],
+        &rows,
+    ))?;
+    Ok(0)
+}
+
+pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
+    let store = context.open()?;
+    let Some((run, output)) = runs::get(store.conn(), args.id)? else {
+        return Err(usage(format!(
+            "no run with id {} (see `cronq runs`)",
+            args.id
+        )));
+    };
+    let output = output.unwrap_or_default();
+    if args.json {
+        emit_json(&run_json(&run, Some(&output)))?;
+        return Ok(0);
+    }
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let fields = [
+        ("id", run.id.to_string()),
+        ("job", run.job.clone()),
+        ("status", run.status.to_string()),
+        (
+            "slot",
+            run.slot.map_or_else(|| "-".to_string(), format_time),
+        ),
+        ("due at", format_time(run.due_at)),
+        ("created at", format_time(run.created_at)),
+        ("started at", time_or_dash(run.started_at)),
+        ("finished at", time_or_dash(run.finished_at)),
+        (
+            "duration",
+            run.duration_ms
+                .map_or_else(|| "-".to_string(), |ms| format!("{ms} ms")),
+        ),
+        (
+            "attempt",
+            format!("{} of {}", run.attempt, run.max_attempts),
+        ),
+        ("priority", run.priority.to_string()),
+        ("exit code", or_dash(run.exit_code.map(|c| c.to_string()))),
+        ("target id", or_dash(run.target_id.clone())),
+        ("target type", or_dash(run.target_type.clone())),
+        ("data", or_dash(run.data.clone())),
+        ("reason", or_dash(run.error.clone())),
+    ];
+    let mut text: String = fields.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+    text.push_str("output:\n");
+    text.push_str(&output);
+    if !output.is_empty() && !output.ends_with('\n') {
+        text.push('\n');
+    }
+    emit(&text)?;
+    Ok(0)
+}

@@ -1,0 +1,174 @@
+//! Carrying out one claimed run: execute its job (a shell command or a built-in), record
+//! how it ended, and decide whether it is tried again.
+
+use crate::builtin::{self, Builtin};
+use crate::exec;
+use crate::job::RunStatus;
+use crate::retry::retry_delay;
+use crate::settings::Settings;
+use crate::store::jobs::{self, Job};
+use crate::store::runs::{self, Outcome, Run};
+use crate::store::Store;
+use crate::time::{format_time, Clock, Timestamp};
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// How a run ended, for the caller to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Succeeded,
+    /// Failed for good, with the reason.
+    Failed(String),
+    /// This attempt failed; the run is pending again until `retry_at`.
+    WillRetry {
+        reason: String,
+        retry_at: Timestamp,
+    },
+}
+
+/// Executes `run`, already marked running by the caller, and records the result.
+/// `echo` copies a command's output to this process's stdout and stderr (run-job).
+pub fn carry_out(
+    store: &mut Store,
+    run: &Run,
+    job: Option<&Job>,
+    settings: &Settings,
+    clock: &Clock,
+    echo: bool,
+) -> Result<Ending> {
+    let outcome = match job {
+        None => failure(format!("job '{}' no longer exists", run.job), None),
+        Some(job) => execute(store, run, job, settings, clock, echo),
+    };
+    let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
+        .then(|| clock.now() + retry_delay(run.id, run.attempt));
+    let now = clock.now();
+    store.write(|tx| {
+        runs::finish(tx, run.id, &outcome, retry_at, now)?;
+        if retry_at.is_none() {
+            jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
+        }
+        Ok(())
+    })?;
+    let reason = outcome.error.unwrap_or_default();
+    Ok(match (outcome.status, retry_at) {
+        (RunStatus::Success, _) => Ending::Succeeded,
+        (_, Some(retry_at)) => Ending::WillRetry { reason, retry_at },
+        _ => Ending::Failed(reason),
+    })
+}
+
+/// Describes an ending for a log line.
+pub fn describe(run: &Run, ending: &Ending) -> String {
+    match ending {
+        Ending::Succeeded => format!("job {} run {} succeeded", run.job, run.id),
+        Ending::Failed(reason) => format!("job {} run {} failed: {reason}", run.job, run.id),
+        Ending::WillRetry { reason, retry_at } => format!(
+            "job {} run {} attempt {} of {} failed: {reason}; retrying at {}",
+            run.job,
+            run.id,
+            run.attempt,
+            run.max_attempts,
+            format_time(*retry_at)
+        ),
+    }
+}
+
+fn execute(
+    store: &mut Store,
+    run: &Run,
+    job: &Job,
+    settings: &Settings,
+    clock: &Clock,
+    echo: bool,
+) -> Outcome {
+    let timeout = Duration::from_secs(job.timeout.unwrap_or(settings.job_timeout).max(1) as u64);
+    let started = Instant::now();
+    if let Some(name) = &job.builtin {
+        mark_started(store, run, clock, None);
+        let result = Builtin::from_name(name)
+            .map_err(anyhow::Error::msg)
+            .and_then(|b| builtin::run(b, store, clock.now(), settings));
+        let duration_ms = started.elapsed().as_millis() as i64;
+        return match result {
+            Ok(text) => {
+                if echo {
+                    println!("{text}");
+                }
+                Outcome {
+                    status: RunStatus::Success,
+                    exit_code: None,
+                    error: None,
+                    output: text,
+                    duration_ms,
+                }
+            }
+            Err(e) => failure(format!("{e:#}"), Some(duration_ms)),
+        };
+    }
+    let Some(command) = job.command.as_deref() else {
+        return failure(
+            format!("job '{}' has neither a command nor a built-in", job.name),
+            None,
+        );
+    };
+    let spec = exec::Spec {
+        command,
+        env: environment(run),
+        timeout,
+        echo,
+    };
+    let running = match exec::spawn(&spec) {
+        Ok(running) => running,
+        Err(e) => return failure(format!("cannot start /bin/sh: {e}"), None),
+    };
+    mark_started(store, run, clock, Some(running.pgid()));
+    let finished = running.wait();
+    Outcome {
+        status: if finished.success() {
+            RunStatus::Success
+        } else {
+            RunStatus::Failed
+        },
+        exit_code: finished.exit_code.map(i64::from),
+        error: finished.failure(timeout),
+        output: finished.output,
+        duration_ms: finished.duration.as_millis() as i64,
+    }
+}
+
+/// The job sees its run through these variables; target and data never reach the
+/// command line.
+fn environment(run: &Run) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("CRONQ_JOB", run.job.clone()),
+        ("CRONQ_RUN_ID", run.id.to_string()),
+        ("CRONQ_ATTEMPT", run.attempt.to_string()),
+    ];
+    let optional = [
+        ("CRONQ_SLOT", run.slot.map(format_time)),
+        ("CRONQ_TARGET_ID", run.target_id.clone()),
+        ("CRONQ_TARGET_TYPE", run.target_type.clone()),
+        ("CRONQ_DATA", run.data.clone()),
+    ];
+    env.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    env
+}
+
+/// Records the start; a failure to record it must not stop a job already running.
+fn mark_started(store: &mut Store, run: &Run, clock: &Clock, pgid: Option<i64>) {
+    let now = clock.now();
+    if let Err(e) = store.write(|tx| runs::mark_started(tx, run.id, now, pgid)) {
+        log::warn!("run {}: cannot record its start: {e:#}", run.id);
+    }
+}
+
+fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {
+    Outcome {
+        status: RunStatus::Failed,
+        exit_code: None,
+        error: Some(reason),
+        output: String::new(),
+        duration_ms: duration_ms.unwrap_or(0),
+    }
+}

@@ -1,0 +1,178 @@
+//! The SQLite database: opening it safely, creating the schema, and the queries (one file
+//! per table). Every read-then-write happens in a `BEGIN IMMEDIATE` transaction, so two
+//! invocations never decide on the same stale read.
+
+pub mod jobs;
+pub mod runs;
+pub mod settings;
+
+use crate::builtin::Builtin;
+use crate::time::Timestamp;
+use anyhow::{bail, Context, Result};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::fs;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The version `schema.sql` creates; kept in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// How long a statement waits for another invocation's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (mode 0600, with the schema) when it does
+    /// not exist. A file that is not a cronq database, or one from a newer cronq, is
+    /// refused and left exactly as it was.
+    pub fn open(path: &Path, now: Timestamp) -> Result<Store> {
+        let shown = path.display();
+        match fs::File::open(path) {
+            Ok(mut file) => {
+                let mut header = [0u8; 16];
+                let read = file
+                    .read(&mut header)
+                    .with_context(|| format!("cannot read the database {shown}"))?;
+                // An empty file is a new database to SQLite; anything else must say so.
+                if read > 0 && header != *b"SQLite format 3\0" {
+                    bail!(
+                        "{shown} is not an SQLite database, so not a cronq database; it was left \
+                         untouched. Point --db (or CRONQ_DB) at another path, or move the file away."
+                    );
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => create_empty(path)?,
+            Err(e) if e.kind() == ErrorKind::IsADirectory => {
+                bail!("{shown} is a directory; --db must name a database file")
+            }
+            Err(e) => bail!("cannot open the database {shown}: {e}"),
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("cannot open the database {shown}"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let version = store.user_version()?;
+        if version == 0 {
+            store.create_schema(now)?;
+        } else if version > SCHEMA_VERSION {
+            bail!(
+                "{shown} was written by a newer cronq (schema version {version}; this cronq knows \
+                 {SCHEMA_VERSION}); upgrade cronq. The database was left untouched."
+            );
+        }
+        // Per connection, not stored in the file: WAL makes a crash safe without an fsync per
+        // commit; a power cut may lose the last moments, which recovery treats as a crash.
+        store.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `work` in a `BEGIN IMMEDIATE` transaction, committing only when it succeeds.
+    pub fn write<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let failure = describe_failure(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .with_context(|| failure.clone())?;
+        let value = work(&tx)?;
+        tx.commit().context(failure)?;
+        Ok(value)
+    }
+
+    fn user_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .with_context(|| describe_failure(&self.path))
+    }
+
+    fn create_schema(&mut self, now: Timestamp) -> Result<()> {
+        // Both must come before the first table: auto_vacuum lets Cleanup give space back.
+        self.conn
+            .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        self.conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .with_context(|| describe_failure(&self.path))?;
+        let shown = self.path.display().to_string();
+        self.write(|tx| {
+            // Another invocation may have created it while this one waited for the lock.
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if version != 0 {
+                return Ok(());
+            }
+            let tables: i64 =
+                tx.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+            if tables > 0 {
+                bail!(
+                    "{shown} is an SQLite database of something else (it has tables but no cronq \
+                     version); it was left untouched. Point --db at another path."
+                );
+            }
+            tx.execute_batch(SCHEMA)?;
+            for builtin in Builtin::ALL {
+                jobs::insert_builtin_job(tx, *builtin, now)?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            Ok(())
+        })
+    }
+}
+
+fn describe_failure(path: &Path) -> String {
+    format!(
+        "cannot use the database {} (if it is damaged, check it with \
+         sqlite3 {} 'PRAGMA integrity_check'; cronq does not modify a damaged file)",
+        path.display(),
+        path.display()
+    )
+}
+
+/// Creates the database file with mode 0600 (its directory with 0700) before SQLite opens
+/// it, so it is never readable by others, not even for a moment.
+fn create_empty(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create the database {}", path.display())),
+    }
+}
+
+/// Maps a text column through `FromStr`, turning a bad value into a conversion error.
+pub(crate) fn parse_column<T>(row: &rusqlite::Row, index: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = String>,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
