@@ -100,24 +100,23 @@ fn plan_due_slots(tx: &Connection, now: Timestamp, settings: &Settings) -> Resul
         for decision in &plan.decisions {
             let (status, reason) = match &decision.verdict {
                 Verdict::Queue => (RunStatus::Pending, None),
-                Verdict::Missed(reason) => {
-                    missed += 1;
-                    (RunStatus::Missed, Some(reason.as_str()))
-                }
-                Verdict::Skipped(reason) => {
-                    log::info!("job {}: slot skipped: {reason}", job.name);
-                    (RunStatus::Skipped, Some(reason.as_str()))
-                }
+                Verdict::Missed(reason) => (RunStatus::Missed, Some(reason.as_str())),
+                Verdict::Skipped(reason) => (RunStatus::Skipped, Some(reason.as_str())),
             };
-            runs::insert_slot(
-                tx,
-                &job.name,
-                decision.slot,
-                status,
-                reason,
-                max_attempts,
-                now,
-            )?;
+            let slot = decision.slot;
+            let inserted =
+                runs::insert_slot(tx, &job.name, slot, status, reason, max_attempts, now)?;
+            match (inserted, status) {
+                (true, RunStatus::Missed) => missed += 1,
+                (true, RunStatus::Skipped) => {
+                    log::info!(
+                        "job {}: slot skipped: {}",
+                        job.name,
+                        reason.unwrap_or_default()
+                    )
+                }
+                _ => {}
+            }
         }
         if missed > 0 {
             log::warn!(
