@@ -52,12 +52,14 @@ CREATE TABLE runs (
     owner_pid     INTEGER,
     owner_started INTEGER,
     pgid          INTEGER,                      -- the job's process group
+    pgid_started  INTEGER,                      -- start time of the group's leader
     UNIQUE (job, slot)                          -- a slot becomes at most one run, ever
 );
 
 CREATE INDEX runs_claim_order ON runs (priority DESC, due_at, id) WHERE status = 'pending';
 CREATE INDEX runs_pending_due ON runs (due_at) WHERE status = 'pending';
 CREATE INDEX runs_unfinished ON runs (job) WHERE status IN ('pending', 'running');
+CREATE INDEX runs_running ON runs (id) WHERE status = 'running';
 CREATE INDEX runs_by_job ON runs (job, id);
 
 CREATE TABLE settings (

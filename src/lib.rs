@@ -12,6 +12,7 @@ pub mod lock;
 pub mod owner;
 pub mod pass;
 pub mod plan;
+pub mod recover;
 pub mod retry;
 pub mod run;
 pub mod schedule;

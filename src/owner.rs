@@ -25,6 +25,33 @@ pub fn process_start_time(pid: i64) -> Option<i64> {
     after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether process group `pgid` still has members, and is still the job's: while any
+/// member lives, Linux does not hand its number to a new process, so a live leader with
+/// another start time means the old group is gone and the number was reused.
+pub fn group_alive(pgid: i64, leader_started: Option<i64>) -> bool {
+    if !crate::exec::signal_group(pgid as i32, 0) {
+        return false;
+    }
+    match (process_start_time(pgid), leader_started) {
+        (Some(now), Some(then)) => now == then,
+        _ => true,
+    }
+}
+
+/// Processes whose environment says they belong to run `id` (`CRONQ_RUN_ID`). Only
+/// used when a runner died before it could record the job's process group.
+pub fn processes_of_run(id: i64) -> impl Iterator<Item = i64> {
+    let needle = format!("CRONQ_RUN_ID={id}");
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter(move |pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+        })
+}
+
 fn read_trimmed(path: &str) -> String {
     fs::read_to_string(path)
         .map(|s| s.trim().to_string())

@@ -1,21 +1,26 @@
-//! One invocation of `cronq run` (design §1): under the invocation lock, turn due slots
-//! into runs and claim a portion of the due runs; then, with the lock released, carry
-//! them out one by one.
+//! One invocation of `cronq run` (design §1): under the invocation lock, recover runs whose
+//! owner died, turn due slots into runs and claim a portion of the due runs; then, with the
+//! lock released, carry them out one by one or in parallel child processes.
 //!
 //! A pass that finds nothing due reads a few index entries and writes nothing.
 
 use crate::job::RunStatus;
-use crate::lock::InvocationLock;
+use crate::lock::{InvocationLock, WorkerSlot};
 use crate::owner;
 use crate::plan::{self, JobState, Verdict};
-use crate::run::{self, Ending};
+use crate::recover::{self, Decision};
+use crate::run;
 use crate::schedule::Schedule;
 use crate::settings::Settings;
+use crate::store::runs::Outcome;
 use crate::store::{self, jobs, runs, Store};
-use crate::time::{Clock, Timestamp};
-use anyhow::Result;
+use crate::time::{format_time, Clock, Timestamp};
+use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,6 +29,16 @@ pub struct Summary {
     pub lock_busy: bool,
     pub succeeded: usize,
     pub failed: usize,
+}
+
+impl Summary {
+    fn count(&mut self, succeeded: bool) {
+        if succeeded {
+            self.succeeded += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
 }
 
 pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
@@ -37,36 +52,152 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
     };
     let now = clock.now();
     let settings = store::settings::load(store.conn())?;
+    recover_stale(&mut store, now, &settings)?;
+    let mut worker = None;
     let claimed = if jobs::any_due(store.conn(), now)? || runs::any_due(store.conn(), now)? {
+        // Planning goes on when every worker slot is busy: slots are never lost to a busy
+        // machine, their runs just wait for a free invocation.
+        worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
+        let portion = if worker.is_some() {
+            settings.jobs_max_portion
+        } else {
+            log::info!(
+                "all {} worker slots are busy; planning only",
+                settings.max_processes
+            );
+            0
+        };
         let me = owner::this_process();
         store.write(|tx| {
             plan_due_slots(tx, now, &settings)?;
-            runs::claim(tx, now, settings.jobs_max_portion, &me)
+            runs::claim(tx, now, portion, &me)
         })?
     } else {
         Vec::new()
     };
     drop(lock);
 
+    let summary = if settings.jobs_run_in_parallel {
+        execute_in_children(db, clock, &claimed, settings.jobs_pool_concurrency)?
+    } else {
+        execute_here(&mut store, &claimed, &settings, clock)?
+    };
+    drop(worker);
+    Ok(summary)
+}
+
+/// Carries out the claimed runs one by one in this process.
+fn execute_here(
+    store: &mut Store,
+    claimed: &[i64],
+    settings: &Settings,
+    clock: &Clock,
+) -> Result<Summary> {
+    let me = std::process::id() as i64;
     let mut summary = Summary::default();
-    for id in claimed {
+    for &id in claimed {
         let Some((run, _)) = runs::get(store.conn(), id)? else {
             continue;
         };
         let job = jobs::get(store.conn(), &run.job)?;
-        let ending = run::carry_out(&mut store, &run, job.as_ref(), &settings, clock, false)?;
-        match &ending {
-            Ending::Succeeded => {
-                summary.succeeded += 1;
-                log::info!("{}", run::describe(&run, &ending));
-            }
-            _ => {
-                summary.failed += 1;
-                log::warn!("{}", run::describe(&run, &ending));
-            }
-        }
+        let ending = run::carry_out(store, &run, job.as_ref(), settings, clock, false, me)?;
+        summary.count(run::report(&run, &ending));
     }
     Ok(summary)
+}
+
+/// Carries out the claimed runs in child processes, at most `concurrency` at once. Each
+/// child opens its own connection and records its own result, so this process may die
+/// mid-pass without losing any of them.
+fn execute_in_children(
+    db: &Path,
+    clock: &Clock,
+    claimed: &[i64],
+    concurrency: i64,
+) -> Result<Summary> {
+    let exe =
+        std::env::current_exe().context("cannot find this program to start child processes")?;
+    let me = std::process::id().to_string();
+    let (done, finished) = mpsc::channel();
+    let mut queue = claimed.iter();
+    let mut running = 0;
+    let mut summary = Summary::default();
+    loop {
+        while running < concurrency {
+            let Some(id) = queue.next() else { break };
+            let mut child = Command::new(&exe);
+            child.arg("--db").arg(db);
+            if let Some(now) = clock.pinned() {
+                child.args(["--now", &format_time(now)]);
+            }
+            child
+                .args(["execute-run", &id.to_string(), "--claimed-by", &me])
+                .stdin(Stdio::null());
+            match child.spawn() {
+                Ok(mut child) => {
+                    let done = done.clone();
+                    thread::spawn(move || {
+                        let succeeded = child.wait().is_ok_and(|status| status.success());
+                        let _ = done.send(succeeded);
+                    });
+                    running += 1;
+                }
+                Err(e) => {
+                    // Still claimed by this process and never started: the next pass after
+                    // this one ends puts it back in the queue.
+                    log::error!("run {id}: cannot start a child process: {e}");
+                    summary.count(false);
+                }
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        let succeeded = finished
+            .recv()
+            .context("child process bookkeeping failed")?;
+        running -= 1;
+        summary.count(succeeded);
+    }
+    Ok(summary)
+}
+
+/// Ends runs whose owner provably died, and runs long past their timeout.
+fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<()> {
+    if runs::running(store.conn(), settings.job_timeout)?.is_empty() {
+        return Ok(());
+    }
+    let here = owner::this_process();
+    store.write(|tx| {
+        for stale in runs::running(tx, settings.job_timeout)? {
+            let decision = recover::judge(&stale, &recover::probe(&stale, &here), now);
+            match decision {
+                Decision::Leave => {}
+                Decision::Requeue(reason) => {
+                    log::warn!("job {} run {}: {reason}; queued again", stale.job, stale.id);
+                    runs::requeue(tx, stale.id, &reason)?;
+                }
+                Decision::Fail { reason, kill } => {
+                    if let (true, Some(pgid)) = (kill, stale.pgid) {
+                        crate::exec::signal_group(pgid as i32, libc::SIGKILL);
+                    }
+                    let Some((run, _)) = runs::get(tx, stale.id)? else {
+                        continue;
+                    };
+                    let outcome = Outcome {
+                        status: RunStatus::Failed,
+                        exit_code: None,
+                        error: Some(reason),
+                        output: String::new(),
+                        duration_ms: 0,
+                    };
+                    let ending = run::settle(tx, &run, &outcome, now)?;
+                    log::warn!("{} (recovered)", run::describe(&run, &ending));
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Plans every job whose next slot is due, inside the caller's write transaction.

@@ -4,6 +4,7 @@
 use crate::builtin::{self, Builtin};
 use crate::exec;
 use crate::job::RunStatus;
+use crate::owner;
 use crate::retry::retry_delay;
 use crate::settings::Settings;
 use crate::store::jobs::{self, Job};
@@ -11,6 +12,7 @@ use crate::store::runs::{self, Outcome, Run};
 use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
 use anyhow::Result;
+use rusqlite::Connection;
 use std::time::{Duration, Instant};
 
 /// How a run ended, for the caller to report.
@@ -24,10 +26,13 @@ pub enum Ending {
         reason: String,
         retry_at: Timestamp,
     },
+    /// Not carried out, or its result not recorded, because recovery had taken the run
+    /// back (its claimer was thought dead); the reason says which.
+    Abandoned(String),
 }
 
-/// Executes `run`, already marked running by the caller, and records the result.
-/// `echo` copies a command's output to this process's stdout and stderr (run-job).
+/// Executes `run`, claimed by process `claimed_by`, and records the result. `echo` copies
+/// a command's output to this process's stdout and stderr (run-job).
 pub fn carry_out(
     store: &mut Store,
     run: &Run,
@@ -35,27 +40,53 @@ pub fn carry_out(
     settings: &Settings,
     clock: &Clock,
     echo: bool,
+    claimed_by: i64,
 ) -> Result<Ending> {
+    let me = owner::this_process();
+    let now = clock.now();
+    if !store.write(|tx| runs::start(tx, run.id, now, &me, claimed_by))? {
+        return Ok(Ending::Abandoned(
+            "taken back by recovery before it started".to_string(),
+        ));
+    }
     let outcome = match job {
         None => failure(format!("job '{}' no longer exists", run.job), None),
         Some(job) => execute(store, run, job, settings, clock, echo),
     };
-    let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
-        .then(|| clock.now() + retry_delay(run.id, run.attempt));
     let now = clock.now();
-    store.write(|tx| {
-        runs::finish(tx, run.id, &outcome, retry_at, now)?;
-        if retry_at.is_none() {
-            jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
-        }
-        Ok(())
-    })?;
-    let reason = outcome.error.unwrap_or_default();
+    store.write(|tx| settle(tx, run, &outcome, now))
+}
+
+/// Records how an attempt ended, retrying a failure while attempts remain.
+pub fn settle(tx: &Connection, run: &Run, outcome: &Outcome, now: Timestamp) -> Result<Ending> {
+    let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
+        .then(|| now + retry_delay(run.id, run.attempt));
+    if !runs::finish(tx, run.id, outcome, retry_at, now)? {
+        return Ok(Ending::Abandoned(
+            "recovery had already ended it; this result was not recorded".to_string(),
+        ));
+    }
+    if retry_at.is_none() {
+        jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
+    }
+    let reason = outcome.error.clone().unwrap_or_default();
     Ok(match (outcome.status, retry_at) {
         (RunStatus::Success, _) => Ending::Succeeded,
         (_, Some(retry_at)) => Ending::WillRetry { reason, retry_at },
         _ => Ending::Failed(reason),
     })
+}
+
+/// Logs how a run ended (failures as warnings, so cron mails them); returns whether it
+/// succeeded.
+pub fn report(run: &Run, ending: &Ending) -> bool {
+    let succeeded = *ending == Ending::Succeeded;
+    if succeeded {
+        log::info!("{}", describe(run, ending));
+    } else {
+        log::warn!("{}", describe(run, ending));
+    }
+    succeeded
 }
 
 /// Describes an ending for a log line.
@@ -71,6 +102,7 @@ pub fn describe(run: &Run, ending: &Ending) -> String {
             run.max_attempts,
             format_time(*retry_at)
         ),
+        Ending::Abandoned(reason) => format!("job {} run {}: {reason}", run.job, run.id),
     }
 }
 
@@ -85,7 +117,6 @@ fn execute(
     let timeout = Duration::from_secs(job.timeout.unwrap_or(settings.job_timeout).max(1) as u64);
     let started = Instant::now();
     if let Some(name) = &job.builtin {
-        mark_started(store, run, clock, None);
         let result = Builtin::from_name(name)
             .map_err(anyhow::Error::msg)
             .and_then(|b| builtin::run(b, store, clock.now(), settings));
@@ -122,7 +153,12 @@ fn execute(
         Ok(running) => running,
         Err(e) => return failure(format!("cannot start /bin/sh: {e}"), None),
     };
-    mark_started(store, run, clock, Some(running.pgid()));
+    let pgid = running.pgid();
+    let leader_started = owner::process_start_time(pgid);
+    if let Err(e) = store.write(|tx| runs::set_group(tx, run.id, pgid, leader_started)) {
+        // The job runs on; recovery can still find it by its environment.
+        log::warn!("run {}: cannot record its process group: {e:#}", run.id);
+    }
     let finished = running.wait();
     Outcome {
         status: if finished.success() {
@@ -153,14 +189,6 @@ fn environment(run: &Run) -> Vec<(&'static str, String)> {
     ];
     env.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
     env
-}
-
-/// Records the start; a failure to record it must not stop a job already running.
-fn mark_started(store: &mut Store, run: &Run, clock: &Clock, pgid: Option<i64>) {
-    let now = clock.now();
-    if let Err(e) = store.write(|tx| runs::mark_started(tx, run.id, now, pgid)) {
-        log::warn!("run {}: cannot record its start: {e:#}", run.id);
-    }
 }
 
 fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {

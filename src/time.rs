@@ -32,6 +32,11 @@ impl Clock {
         Clock { pinned: now }
     }
 
+    /// The pinned time, if any (passed on to child processes).
+    pub fn pinned(&self) -> Option<Timestamp> {
+        self.pinned
+    }
+
     pub fn now(&self) -> Timestamp {
         self.pinned.unwrap_or_else(|| Utc::now().timestamp())
     }

@@ -3,6 +3,7 @@
 
 mod add;
 mod enqueue;
+mod execute_run;
 mod jobs;
 mod manage;
 mod next;
@@ -78,6 +79,9 @@ enum Command {
     Next(next::Args),
     /// Show or change settings
     Settings(settings::Args),
+    /// Carry out one claimed run (started by a parallel pass for each of its runs)
+    #[command(hide = true)]
+    ExecuteRun(execute_run::Args),
 }
 
 /// What every command gets: where the database is and what time it is.
@@ -140,6 +144,7 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Show(args) => runs::show(args, &context),
         Command::Settings(args) => settings::execute(args, &context),
         Command::Next(args) => next::execute(args, &context),
+        Command::ExecuteRun(args) => execute_run::execute(args, &context),
     }
 }
 

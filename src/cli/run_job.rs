@@ -81,6 +81,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         &settings,
         &context.clock,
         true,
+        me.pid,
     )?;
     match ending {
         Ending::Succeeded => Ok(0),

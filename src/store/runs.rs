@@ -181,11 +181,67 @@ pub fn take(conn: &Connection, id: i64, now: Timestamp, owner: &Owner) -> Result
     Ok(changed == 1)
 }
 
-/// Records that the run's process (group `pgid`; `None` for a built-in) has started.
-pub fn mark_started(conn: &Connection, id: i64, now: Timestamp, pgid: Option<i64>) -> Result<()> {
+/// Starts a claimed run for `me`: only while it is still running, claimed by
+/// `claimed_by` and not yet started. False means recovery took it back in between (its
+/// claimer died), and it must not be started.
+pub fn start(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+    me: &Owner,
+    claimed_by: i64,
+) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE runs SET started_at = ?2, owner_host = ?3, owner_boot_id = ?4, owner_pid = ?5, \
+         owner_started = ?6 WHERE id = ?1 AND status = 'running' AND owner_pid = ?7 AND started_at IS NULL",
+    )?;
+    let changed = stmt.execute(params![
+        id, now, me.host, me.boot_id, me.pid, me.started, claimed_by
+    ])?;
+    Ok(changed == 1)
+}
+
+/// Records the job's process group, and when its leader started (to tell it from a
+/// later group that reuses the number).
+pub fn set_group(conn: &Connection, id: i64, pgid: i64, leader_started: Option<i64>) -> Result<()> {
     let mut stmt =
-        conn.prepare_cached("UPDATE runs SET started_at = ?2, pgid = ?3 WHERE id = ?1")?;
-    stmt.execute(params![id, now, pgid])?;
+        conn.prepare_cached("UPDATE runs SET pgid = ?2, pgid_started = ?3 WHERE id = ?1")?;
+    stmt.execute(params![id, pgid, leader_started])?;
+    Ok(())
+}
+
+/// Every running run, with its effective timeout, for recovery.
+pub fn running(conn: &Connection, default_timeout: i64) -> Result<Vec<crate::recover::RunningRun>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.job, r.claimed_at, r.started_at, coalesce(j.timeout, ?1), r.owner_host, \
+         r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started \
+         FROM runs r LEFT JOIN jobs j ON j.name = r.job WHERE r.status = 'running'",
+    )?;
+    let rows = stmt.query_map([default_timeout], |row| {
+        Ok(crate::recover::RunningRun {
+            id: row.get(0)?,
+            job: row.get(1)?,
+            claimed_at: row.get(2)?,
+            started_at: row.get(3)?,
+            timeout: row.get(4)?,
+            owner_host: row.get(5)?,
+            owner_boot_id: row.get(6)?,
+            owner_pid: row.get(7)?,
+            owner_started: row.get(8)?,
+            pgid: row.get(9)?,
+            pgid_started: row.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Puts a claimed run that never started back in the queue, with no attempt used.
+pub fn requeue(conn: &Connection, id: i64, reason: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = 'pending', error = ?2, claimed_at = NULL, owner_host = NULL, \
+         owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL WHERE id = ?1 AND status = 'running'",
+        params![id, reason],
+    )?;
     Ok(())
 }
 
@@ -207,12 +263,12 @@ pub fn finish(
     result: &Outcome,
     retry_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<()> {
-    match retry_at {
+) -> Result<bool> {
+    let changed = match retry_at {
         None => {
             let mut stmt = conn.prepare_cached(
                 "UPDATE runs SET status = ?2, finished_at = ?3, exit_code = ?4, error = ?5, output = ?6, \
-                 duration_ms = ?7 WHERE id = ?1",
+                 duration_ms = ?7 WHERE id = ?1 AND status = 'running'",
             )?;
             stmt.execute(params![
                 id,
@@ -222,14 +278,14 @@ pub fn finish(
                 result.error,
                 result.output,
                 result.duration_ms
-            ])?;
+            ])?
         }
         Some(at) => {
             let mut stmt = conn.prepare_cached(
                 "UPDATE runs SET status = 'pending', attempt = attempt + 1, due_at = ?2, exit_code = ?3, \
                  error = ?4, output = ?5, duration_ms = ?6, claimed_at = NULL, started_at = NULL, \
                  finished_at = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
-                 owner_started = NULL, pgid = NULL WHERE id = ?1",
+                 owner_started = NULL, pgid = NULL, pgid_started = NULL WHERE id = ?1 AND status = 'running'",
             )?;
             stmt.execute(params![
                 id,
@@ -238,10 +294,10 @@ pub fn finish(
                 result.error,
                 result.output,
                 result.duration_ms
-            ])?;
+            ])?
         }
-    }
-    Ok(())
+    };
+    Ok(changed == 1)
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Option<(Run, Option<String>)>> {
