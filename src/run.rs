@@ -13,6 +13,7 @@ use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
 use anyhow::Result;
 use rusqlite::Connection;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// How a run ended, for the caller to report.
@@ -124,7 +125,8 @@ fn execute(
         return match result {
             Ok(text) => {
                 if echo {
-                    println!("{text}");
+                    // A closed stdout must not lose the run's record.
+                    let _ = writeln!(std::io::stdout(), "{text}");
                 }
                 Outcome {
                     status: RunStatus::Success,

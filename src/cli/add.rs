@@ -15,10 +15,10 @@ pub struct JobOptions {
     #[arg(long, value_name = "EXPR", value_parser = parse_schedule)]
     schedule: Option<String>,
     /// Seconds a run may take before its process group is killed [default: setting job_timeout]
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
     timeout: Option<i64>,
     /// Retries after a failed attempt, with backoff from 60 s [default: setting job_retries]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..=100))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..=100))]
     retries: Option<i64>,
     /// Slots missed while cronq was not running: latest (run the newest), all, skip [default: latest]
     #[arg(long, value_name = "POLICY")]

@@ -12,6 +12,7 @@ pub struct Args {
     /// The setting to show or change
     key: Option<String>,
     /// Its new value
+    #[arg(allow_hyphen_values = true)]
     value: Option<String>,
 }
 

@@ -104,26 +104,29 @@ impl Store {
     }
 
     fn create_schema(&mut self, now: Timestamp) -> Result<()> {
+        let shown = self.path.display().to_string();
+        // Refuse another program's database before anything below writes to the file.
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .with_context(|| describe_failure(&self.path))?;
+        if tables > 0 {
+            bail!(
+                "{shown} is an SQLite database of something else (it has tables but no cronq \
+                 version); it was left untouched. Point --db at another path."
+            );
+        }
         // Both must come before the first table: auto_vacuum lets Cleanup give space back.
         self.conn
             .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         self.conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .with_context(|| describe_failure(&self.path))?;
-        let shown = self.path.display().to_string();
         self.write(|tx| {
             // Another invocation may have created it while this one waited for the lock.
             let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
             if version != 0 {
                 return Ok(());
-            }
-            let tables: i64 =
-                tx.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
-            if tables > 0 {
-                bail!(
-                    "{shown} is an SQLite database of something else (it has tables but no cronq \
-                     version); it was left untouched. Point --db at another path."
-                );
             }
             tx.execute_batch(SCHEMA)?;
             for builtin in Builtin::ALL {

@@ -1,0 +1,242 @@
+//! How runs execute: in parallel when asked, within their timeout, with bounded output,
+//! and with no more than `max_processes` invocations at work.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const START: i64 = 1_795_424_400; // 2026-11-23T09:00:00Z
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn cronq(db: &Path, now: i64) -> Command {
+    let mut cmd = Command::cargo_bin("cronq").unwrap();
+    cmd.arg("--db").arg(db).arg("--now").arg(rfc3339(now));
+    cmd
+}
+
+fn all_runs(db: &Path) -> Vec<Value> {
+    let out = cronq(db, START)
+        .args(["runs", "--limit", "100000", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The largest resident set, in KiB, of any child this test process has waited for.
+fn max_child_rss_kib() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss
+}
+
+#[test]
+fn a_job_printing_100_mb_keeps_only_its_last_64_kib() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    let command = "head -c 100000000 /dev/zero | tr '\\0' x; echo; echo THE END >&2";
+    cronq(&db, START)
+        .args(["add", "chatty", "--", command])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["enqueue", "chatty"])
+        .assert()
+        .success();
+    cronq(&db, START).arg("run").assert().success();
+    // The runner held at most the tail in memory (the job's own processes are tiny too).
+    let rss = max_child_rss_kib();
+    assert!(
+        rss < 64 * 1024,
+        "a child of this test reached {rss} KiB resident"
+    );
+    let run = &all_runs(&db)[0];
+    assert_eq!(run["status"], "success");
+    let show = cronq(&db, START)
+        .args(["show", &run["id"].to_string(), "--json"])
+        .output()
+        .unwrap();
+    let output = serde_json::from_slice::<Value>(&show.stdout).unwrap()["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        output.starts_with("[cronq: 99934473 earlier bytes of output not kept]\n"),
+        "{}",
+        &output[..80]
+    );
+    assert!(output.ends_with("x\nTHE END\n"));
+    let size = std::fs::metadata(&db).unwrap().len();
+    assert!(size < 1024 * 1024, "database grew to {size} bytes");
+}
+
+#[test]
+fn max_processes_limits_the_invocations_at_work() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    let marker = dir.path().join("release");
+    let started = dir.path().join("started");
+    let command = format!(
+        "touch {started}; while [ ! -e {marker} ]; do sleep 0.02; done",
+        started = started.display(),
+        marker = marker.display()
+    );
+    cronq(&db, START)
+        .args(["settings", "max_processes", "1"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["settings", "jobs_max_portion", "1"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["add", "holder", "--", &command])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["add", "quick", "--", "true"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["enqueue", "holder", "--priority", "1"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["enqueue", "quick"])
+        .assert()
+        .success();
+    let busy = std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--now", &rfc3339(START), "run"])
+        .spawn()
+        .unwrap();
+    wait_for("the first invocation's job to start", || started.exists());
+
+    // Every worker place is taken: this invocation plans, claims nothing, and exits 0 at once.
+    cronq(&db, START + 15)
+        .arg("run")
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    let quick = all_runs(&db)
+        .into_iter()
+        .find(|r| r["job"] == "quick")
+        .unwrap();
+    assert_eq!(quick["status"], "pending");
+
+    std::fs::write(&marker, "").unwrap();
+    assert!(busy.wait_with_output().unwrap().status.success());
+    cronq(&db, START + 30).arg("run").assert().success();
+    assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
+}
+#[test]
+fn a_run_past_its_timeout_is_killed_with_its_whole_group() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    let pidfile = dir.path().join("grandchild.pid");
+    let command = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+    cronq(&db, START)
+        .args([
+            "add",
+            "slow",
+            "--timeout",
+            "1",
+            "--retries",
+            "0",
+            "--",
+            &command,
+        ])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["enqueue", "slow"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .arg("run")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("timed out after 1 s"));
+    let run = &all_runs(&db)[0];
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"], "timed out after 1 s");
+    let grandchild: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = unsafe { libc::kill(grandchild, 0) } == 0;
+    assert!(!alive, "the job's background process survived its timeout");
+}
+
+#[test]
+fn parallel_mode_runs_a_portion_at_the_same_time() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    let log = dir.path().join("log");
+    cronq(&db, START)
+        .args(["settings", "jobs_run_in_parallel", "true"])
+        .assert()
+        .success();
+    let command = format!(
+        "echo start >> {log}; sleep 1; echo end >> {log}",
+        log = log.display()
+    );
+    for i in 0..4 {
+        let name = format!("sleeper{i}");
+        cronq(&db, START)
+            .args(["add", &name, "--", &command])
+            .assert()
+            .success();
+        cronq(&db, START)
+            .args(["enqueue", &name])
+            .assert()
+            .success();
+    }
+    cronq(&db, START)
+        .arg("run")
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    // All four started before any ended: they ran side by side, not one after another.
+    let events: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        events,
+        ["start", "start", "start", "start", "end", "end", "end", "end"]
+    );
+    assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
+}
