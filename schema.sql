@@ -7,6 +7,7 @@ CREATE TABLE jobs (
     name             TEXT NOT NULL UNIQUE,
     command          TEXT,                      -- shell command line of a command job
     builtin          TEXT,                      -- name of the built-in a built-in job runs
+    env              TEXT,                      -- JSON object: extra environment (from import)
     schedule         TEXT,                      -- cron expression; NULL: runs only when queued
     tz               TEXT NOT NULL DEFAULT 'UTC',
     timeout          INTEGER,                   -- seconds; NULL: setting job_timeout

@@ -24,8 +24,10 @@ const PIPE_GRACE: Duration = Duration::from_secs(1);
 /// What to run.
 pub struct Spec<'a> {
     pub command: &'a str,
-    pub env: Vec<(&'static str, String)>,
+    pub env: Vec<(String, String)>,
     pub timeout: Duration,
+    /// After a shutdown request, how long the job may go on.
+    pub shutdown_grace: Duration,
     /// Copy the job's output to this process's stdout and stderr as it arrives (run-job).
     pub echo: bool,
 }
@@ -38,7 +40,15 @@ pub struct Running {
     drains_done: mpsc::Receiver<()>,
     drains: usize,
     timeout: Duration,
+    shutdown_grace: Duration,
     started: Instant,
+}
+
+/// Why the watchdog stopped a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    TimedOut,
+    ShutDown,
 }
 
 /// How a job ended.
@@ -46,20 +56,22 @@ pub struct Running {
 pub struct Finished {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    pub timed_out: bool,
+    pub stopped: Option<Stop>,
     pub output: String,
     pub duration: Duration,
 }
 
 impl Finished {
     pub fn success(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out
+        self.exit_code == Some(0) && self.stopped.is_none()
     }
 
     /// Why it failed, in words; `None` on success.
     pub fn failure(&self, timeout: Duration) -> Option<String> {
-        if self.timed_out {
+        if self.stopped == Some(Stop::TimedOut) {
             Some(format!("timed out after {} s", timeout.as_secs()))
+        } else if self.stopped == Some(Stop::ShutDown) {
+            Some("stopped: cronq was shut down before the job finished".to_string())
         } else if let Some(signal) = self.signal {
             Some(format!("killed by signal {signal}"))
         } else {
@@ -115,6 +127,7 @@ pub fn spawn(spec: &Spec) -> io::Result<Running> {
         drains_done,
         drains,
         timeout: spec.timeout,
+        shutdown_grace: spec.shutdown_grace,
         started,
     })
 }
@@ -128,21 +141,12 @@ impl Running {
     /// whatever it left running in its group.
     pub fn wait(mut self) -> Finished {
         let pgid = self.pgid;
-        let timeout = self.timeout;
+        let (timeout, shutdown_grace) = (self.timeout, self.shutdown_grace);
         let (finished, watching) = mpsc::channel::<()>();
-        let watchdog = thread::spawn(move || match watching.recv_timeout(timeout) {
-            Err(RecvTimeoutError::Timeout) => {
-                signal_group(pgid, libc::SIGTERM);
-                if let Err(RecvTimeoutError::Timeout) = watching.recv_timeout(KILL_GRACE) {
-                    signal_group(pgid, libc::SIGKILL);
-                }
-                true
-            }
-            _ => false,
-        });
+        let watchdog = thread::spawn(move || watch(pgid, timeout, shutdown_grace, watching));
         let status = self.child.wait();
         drop(finished);
-        let timed_out = watchdog.join().unwrap_or(false);
+        let stopped = watchdog.join().unwrap_or(None);
         end_group(pgid);
         let deadline = Instant::now() + PIPE_GRACE;
         for _ in 0..self.drains {
@@ -163,9 +167,50 @@ impl Running {
         Finished {
             exit_code,
             signal,
-            timed_out,
+            stopped,
             output,
             duration: self.started.elapsed(),
+        }
+    }
+}
+
+/// How often the watchdog looks at the clock and for a shutdown request.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Watches a running job until `finished` closes; stops it (SIGTERM to its group, SIGKILL
+/// after the kill grace) when its timeout passes, or when a shutdown was requested and
+/// its grace has passed.
+fn watch(
+    pgid: i32,
+    timeout: Duration,
+    shutdown_grace: Duration,
+    finished: mpsc::Receiver<()>,
+) -> Option<Stop> {
+    let started = Instant::now();
+    let mut shutdown_seen: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if shutdown_seen.is_none() && crate::shutdown::requested() {
+            shutdown_seen = Some(now);
+        }
+        let stop = if now - started >= timeout {
+            Some(Stop::TimedOut)
+        } else if shutdown_seen.is_some_and(|seen| now - seen >= shutdown_grace) {
+            Some(Stop::ShutDown)
+        } else {
+            None
+        };
+        if let Some(stop) = stop {
+            signal_group(pgid, libc::SIGTERM);
+            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(KILL_GRACE) {
+                signal_group(pgid, libc::SIGKILL);
+            }
+            return Some(stop);
+        }
+        let until_timeout = timeout.saturating_sub(now - started);
+        if let Err(RecvTimeoutError::Disconnected) = finished.recv_timeout(until_timeout.min(TICK))
+        {
+            return None;
         }
     }
 }
@@ -261,8 +306,9 @@ mod tests {
     fn run(command: &str, timeout: Duration) -> Finished {
         let spec = Spec {
             command,
-            env: vec![("CRONQ_TEST", "yes".to_string())],
+            env: vec![("CRONQ_TEST".to_string(), "yes".to_string())],
             timeout,
+            shutdown_grace: Duration::from_secs(30),
             echo: false,
         };
         spawn(&spec).unwrap().wait()
@@ -301,7 +347,7 @@ mod tests {
     #[test]
     fn a_timeout_kills_the_whole_group() {
         let f = run("sleep 30 & sleep 30; echo never", Duration::from_secs(1));
-        assert!(f.timed_out);
+        assert_eq!(f.stopped, Some(Stop::TimedOut));
         assert!(!f.output.contains("never"));
         assert_eq!(
             f.failure(Duration::from_secs(1)).unwrap(),

@@ -5,8 +5,10 @@
 //! processes and the clock; `pass` and `run` put them together; `cli` is the command line.
 pub mod builtin;
 pub mod cli;
+pub mod crontab;
 pub mod error;
 pub mod exec;
+pub mod heartbeat;
 pub mod job;
 pub mod lock;
 pub mod owner;
@@ -17,5 +19,6 @@ pub mod retry;
 pub mod run;
 pub mod schedule;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
 pub mod time;

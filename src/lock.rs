@@ -41,7 +41,7 @@ impl WorkerSlot {
 }
 
 /// `<database><suffix>`.
-fn beside(db: &Path, suffix: &str) -> PathBuf {
+pub fn beside(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

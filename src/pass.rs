@@ -4,6 +4,7 @@
 //!
 //! A pass that finds nothing due reads a few index entries and writes nothing.
 
+use crate::heartbeat;
 use crate::job::RunStatus;
 use crate::lock::{InvocationLock, WorkerSlot};
 use crate::owner;
@@ -12,15 +13,18 @@ use crate::recover::{self, Decision};
 use crate::run;
 use crate::schedule::Schedule;
 use crate::settings::Settings;
+use crate::shutdown;
 use crate::store::runs::Outcome;
 use crate::store::{self, jobs, runs, Store};
 use crate::time::{format_time, Clock, Timestamp};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,6 +55,7 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
         });
     };
     let now = clock.now();
+    heartbeat::beat(db, now);
     let settings = store::settings::load(store.conn())?;
     recover_stale(&mut store, now, &settings)?;
     let mut worker = None;
@@ -78,7 +83,7 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
     drop(lock);
 
     let summary = if settings.jobs_run_in_parallel {
-        execute_in_children(db, clock, &claimed, settings.jobs_pool_concurrency)?
+        execute_in_children(&mut store, clock, &claimed, settings.jobs_pool_concurrency)?
     } else {
         execute_here(&mut store, &claimed, &settings, clock)?
     };
@@ -95,7 +100,11 @@ fn execute_here(
 ) -> Result<Summary> {
     let me = std::process::id() as i64;
     let mut summary = Summary::default();
-    for &id in claimed {
+    for (i, &id) in claimed.iter().enumerate() {
+        if shutdown::requested() {
+            requeue_unstarted(store, &claimed[i..])?;
+            break;
+        }
         let Some((run, _)) = runs::get(store.conn(), id)? else {
             continue;
         };
@@ -108,25 +117,38 @@ fn execute_here(
 
 /// Carries out the claimed runs in child processes, at most `concurrency` at once. Each
 /// child opens its own connection and records its own result, so this process may die
-/// mid-pass without losing any of them.
+/// mid-pass without losing any of them. On shutdown no more children start, the claimed
+/// runs left are queued again, and the running children are told to stop.
 fn execute_in_children(
-    db: &Path,
+    store: &mut Store,
     clock: &Clock,
     claimed: &[i64],
     concurrency: i64,
 ) -> Result<Summary> {
     let exe =
         std::env::current_exe().context("cannot find this program to start child processes")?;
+    let db = store.path().to_path_buf();
     let me = std::process::id().to_string();
     let (done, finished) = mpsc::channel();
-    let mut queue = claimed.iter();
-    let mut running = 0;
+    let mut next = 0;
+    let mut children: HashSet<u32> = HashSet::new();
+    let mut stopping = false;
     let mut summary = Summary::default();
     loop {
-        while running < concurrency {
-            let Some(id) = queue.next() else { break };
+        if !stopping && shutdown::requested() {
+            stopping = true;
+            requeue_unstarted(store, &claimed[next..])?;
+            next = claimed.len();
+            for pid in &children {
+                // SAFETY: kill has no memory effects; these are our own unreaped children.
+                unsafe { libc::kill(*pid as i32, libc::SIGTERM) };
+            }
+        }
+        while !stopping && (children.len() as i64) < concurrency && next < claimed.len() {
+            let id = claimed[next];
+            next += 1;
             let mut child = Command::new(&exe);
-            child.arg("--db").arg(db);
+            child.arg("--db").arg(&db);
             if let Some(now) = clock.pinned() {
                 child.args(["--now", &format_time(now)]);
             }
@@ -136,30 +158,47 @@ fn execute_in_children(
             match child.spawn() {
                 Ok(mut child) => {
                     let done = done.clone();
+                    children.insert(child.id());
                     thread::spawn(move || {
                         let succeeded = child.wait().is_ok_and(|status| status.success());
-                        let _ = done.send(succeeded);
+                        let _ = done.send((child.id(), succeeded));
                     });
-                    running += 1;
                 }
                 Err(e) => {
-                    // Still claimed by this process and never started: the next pass after
+                    // Still claimed by this process and never started: the first pass after
                     // this one ends puts it back in the queue.
                     log::error!("run {id}: cannot start a child process: {e}");
                     summary.count(false);
                 }
             }
         }
-        if running == 0 {
+        if children.is_empty() && (stopping || next >= claimed.len()) {
             break;
         }
-        let succeeded = finished
-            .recv()
-            .context("child process bookkeeping failed")?;
-        running -= 1;
-        summary.count(succeeded);
+        match finished.recv_timeout(Duration::from_millis(100)) {
+            Ok((pid, succeeded)) => {
+                children.remove(&pid);
+                summary.count(succeeded);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
     Ok(summary)
+}
+
+/// Puts claimed runs that this process will not start back in the queue.
+fn requeue_unstarted(store: &mut Store, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    log::warn!("shutting down: {} claimed run(s) queued again", ids.len());
+    store.write(|tx| {
+        for &id in ids {
+            runs::requeue(tx, id, "not started: cronq was shutting down")?;
+        }
+        Ok(())
+    })
 }
 
 /// Ends runs whose owner provably died, and runs long past their timeout.
@@ -185,6 +224,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                         continue;
                     };
                     let outcome = Outcome {
+                        interrupted: false,
                         status: RunStatus::Failed,
                         exit_code: None,
                         error: Some(reason),

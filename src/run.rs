@@ -27,6 +27,8 @@ pub enum Ending {
         reason: String,
         retry_at: Timestamp,
     },
+    /// Stopped by a shutdown and queued again, due at once.
+    Requeued(String),
     /// Not carried out, or its result not recorded, because recovery had taken the run
     /// back (its claimer was thought dead); the reason says which.
     Abandoned(String),
@@ -60,6 +62,16 @@ pub fn carry_out(
 
 /// Records how an attempt ended, retrying a failure while attempts remain.
 pub fn settle(tx: &Connection, run: &Run, outcome: &Outcome, now: Timestamp) -> Result<Ending> {
+    let reason = outcome.error.clone().unwrap_or_default();
+    if outcome.interrupted {
+        return Ok(if runs::interrupt(tx, run.id, outcome, now)? {
+            Ending::Requeued(reason)
+        } else {
+            Ending::Abandoned(
+                "recovery had already ended it; this result was not recorded".to_string(),
+            )
+        });
+    }
     let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
         .then(|| now + retry_delay(run.id, run.attempt));
     if !runs::finish(tx, run.id, outcome, retry_at, now)? {
@@ -70,7 +82,6 @@ pub fn settle(tx: &Connection, run: &Run, outcome: &Outcome, now: Timestamp) -> 
     if retry_at.is_none() {
         jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
     }
-    let reason = outcome.error.clone().unwrap_or_default();
     Ok(match (outcome.status, retry_at) {
         (RunStatus::Success, _) => Ending::Succeeded,
         (_, Some(retry_at)) => Ending::WillRetry { reason, retry_at },
@@ -103,6 +114,9 @@ pub fn describe(run: &Run, ending: &Ending) -> String {
             run.max_attempts,
             format_time(*retry_at)
         ),
+        Ending::Requeued(reason) => {
+            format!("job {} run {}: {reason}; queued again", run.job, run.id)
+        }
         Ending::Abandoned(reason) => format!("job {} run {}: {reason}", run.job, run.id),
     }
 }
@@ -129,6 +143,7 @@ fn execute(
                     let _ = writeln!(std::io::stdout(), "{text}");
                 }
                 Outcome {
+                    interrupted: false,
                     status: RunStatus::Success,
                     exit_code: None,
                     error: None,
@@ -147,8 +162,9 @@ fn execute(
     };
     let spec = exec::Spec {
         command,
-        env: environment(run),
+        env: environment(run, job),
         timeout,
+        shutdown_grace: Duration::from_secs(settings.shutdown_grace.max(0) as u64),
         echo,
     };
     let running = match exec::spawn(&spec) {
@@ -163,6 +179,7 @@ fn execute(
     }
     let finished = running.wait();
     Outcome {
+        interrupted: finished.stopped == Some(exec::Stop::ShutDown),
         status: if finished.success() {
             RunStatus::Success
         } else {
@@ -175,26 +192,38 @@ fn execute(
     }
 }
 
-/// The job sees its run through these variables; target and data never reach the
-/// command line.
-fn environment(run: &Run) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("CRONQ_JOB", run.job.clone()),
-        ("CRONQ_RUN_ID", run.id.to_string()),
-        ("CRONQ_ATTEMPT", run.attempt.to_string()),
-    ];
-    let optional = [
+/// The job's own variables (from `import`), then its run's: target and data reach the job
+/// only through the environment, never through the command line.
+fn environment(run: &Run, job: &Job) -> Vec<(String, String)> {
+    let own: serde_json::Map<String, serde_json::Value> = job
+        .env
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok())
+        .unwrap_or_default();
+    let mut env: Vec<(String, String)> = own
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+        .collect();
+    let run_vars = [
+        ("CRONQ_JOB", Some(run.job.clone())),
+        ("CRONQ_RUN_ID", Some(run.id.to_string())),
+        ("CRONQ_ATTEMPT", Some(run.attempt.to_string())),
         ("CRONQ_SLOT", run.slot.map(format_time)),
         ("CRONQ_TARGET_ID", run.target_id.clone()),
         ("CRONQ_TARGET_TYPE", run.target_type.clone()),
         ("CRONQ_DATA", run.data.clone()),
     ];
-    env.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    env.extend(
+        run_vars
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
+    );
     env
 }
 
 fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {
     Outcome {
+        interrupted: false,
         status: RunStatus::Failed,
         exit_code: None,
         error: Some(reason),

@@ -15,6 +15,7 @@ pub struct Settings {
     pub job_retries: i64,
     pub catchup_grace: i64,
     pub cleanup_period: i64,
+    pub shutdown_grace: i64,
 }
 
 impl Default for Settings {
@@ -29,6 +30,7 @@ impl Default for Settings {
             job_retries: 1,
             catchup_grace: 300,
             cleanup_period: 30,
+            shutdown_grace: 30,
         }
     }
 }
@@ -87,6 +89,12 @@ pub const KEYS: &[Key] = &[
         name: "cleanup_period",
         help: "days Cleanup keeps finished runs (the newest 10 of each job are always kept)",
         range: Some((1, 36_500)),
+    },
+    Key {
+        name: "shutdown_grace",
+        help:
+            "seconds running jobs get to finish after SIGTERM before they are killed and requeued",
+        range: Some((0, 86_400)),
     },
 ];
 
@@ -156,6 +164,7 @@ impl Settings {
                 "job_retries" => s.job_retries = n,
                 "catchup_grace" => s.catchup_grace = n,
                 "cleanup_period" => s.cleanup_period = n,
+                "shutdown_grace" => s.shutdown_grace = n,
                 _ => {}
             }
         }
@@ -174,6 +183,7 @@ impl Settings {
             self.job_retries.to_string(),
             self.catchup_grace.to_string(),
             self.cleanup_period.to_string(),
+            self.shutdown_grace.to_string(),
         ];
         KEYS.iter().map(|k| k.name).zip(values).collect()
     }

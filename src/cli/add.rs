@@ -91,6 +91,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         name: args.name,
         command,
         builtin,
+        env: None,
         schedule: o.schedule,
         timeout: o.timeout,
         retries: o.retries,

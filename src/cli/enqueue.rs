@@ -1,16 +1,24 @@
-//! `cronq enqueue NAME`: queue a run for the next pass; prints the run's id.
+//! `cronq enqueue NAME`: queue a run for the next pass and print its id; with `--stdin`,
+//! queue one run per JSON line, all in one transaction.
 
 use super::output::emit;
 use super::run_job::Target;
 use super::{find_job, Context};
+use crate::error::usage;
 use crate::job::RunStatus;
+use crate::settings::Settings;
+use crate::store::jobs::Job;
 use crate::store::runs::{self, Request};
 use crate::time::{parse_time, Timestamp};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::BufRead;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The job to queue (see `cronq jobs`)
+    /// The job to queue (see `cronq jobs`); with --stdin, for lines that name no job
     name: String,
     #[command(flatten)]
     target: Target,
@@ -25,11 +33,30 @@ pub struct Args {
         allow_negative_numbers = true
     )]
     priority: i64,
+    /// Read JSON lines from standard input, one run each: {"target_id", "target_type",
+    /// "data", "at", "priority", "job"}; a bad line rejects them all
+    #[arg(long, conflicts_with_all = ["target_id", "target_type", "data", "at"])]
+    stdin: bool,
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
     let mut store = context.open()?;
     let now = context.clock.now();
+    if args.stdin {
+        let lines = std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<std::io::Result<Vec<String>>>()
+            .context("cannot read standard input")?;
+        let ids = store.write(|tx| enqueue_lines(tx, &args, &lines, now))?;
+        let mut text = String::with_capacity(ids.len() * 8);
+        for id in ids {
+            text.push_str(&id.to_string());
+            text.push('\n');
+        }
+        emit(&text)?;
+        return Ok(0);
+    }
     let id = store.write(|tx| {
         let job = find_job(tx, &args.name)?;
         args.target.check(&job)?;
@@ -41,10 +68,116 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             data: args.target.data.clone(),
             due_at: args.at.unwrap_or(now),
             priority: args.priority,
-            max_attempts: 1 + job.retries.unwrap_or(settings.job_retries),
+            max_attempts: max_attempts(&job, &settings),
         };
         runs::insert_request(tx, &request, RunStatus::Pending, now)
     })?;
     emit(&format!("{id}\n"))?;
     Ok(0)
+}
+
+fn max_attempts(job: &Job, settings: &Settings) -> i64 {
+    1 + job.retries.unwrap_or(settings.job_retries)
+}
+
+/// Queues every line's run; the first bad line fails the whole batch.
+fn enqueue_lines(
+    tx: &Connection,
+    args: &Args,
+    lines: &[String],
+    now: Timestamp,
+) -> Result<Vec<i64>> {
+    let settings = crate::store::settings::load(tx)?;
+    let mut jobs: HashMap<String, Job> = HashMap::new();
+    let mut ids = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fail = |reason: String| {
+            usage(format!(
+                "standard input, line {}: {reason}; nothing was queued",
+                index + 1
+            ))
+        };
+        let fields: Map<String, Value> =
+            serde_json::from_str(line).map_err(|e| fail(format!("not a JSON object ({e})")))?;
+        let line_request = LineRequest::read(&fields).map_err(fail)?;
+        let name = line_request.job.unwrap_or(&args.name);
+        if !jobs.contains_key(name) {
+            let job = find_job(tx, name).map_err(|e| fail(e.to_string()))?;
+            jobs.insert(name.to_string(), job);
+        }
+        let job = &jobs[name];
+        if job.requires_target && line_request.target_id.is_none() {
+            return Err(fail(format!(
+                "job '{name}' requires a target: give \"target_id\""
+            )));
+        }
+        let request = Request {
+            job: job.name.clone(),
+            target_id: line_request.target_id,
+            target_type: line_request.target_type,
+            data: line_request.data,
+            due_at: line_request.at.unwrap_or(now),
+            priority: line_request.priority.unwrap_or(args.priority),
+            max_attempts: max_attempts(job, &settings),
+        };
+        ids.push(runs::insert_request(tx, &request, RunStatus::Pending, now)?);
+    }
+    Ok(ids)
+}
+
+/// One line's fields, checked.
+struct LineRequest<'a> {
+    job: Option<&'a str>,
+    target_id: Option<String>,
+    target_type: Option<String>,
+    data: Option<String>,
+    at: Option<Timestamp>,
+    priority: Option<i64>,
+}
+
+impl<'a> LineRequest<'a> {
+    fn read(fields: &'a Map<String, Value>) -> Result<LineRequest<'a>, String> {
+        const KEYS: [&str; 6] = ["job", "target_id", "target_type", "data", "at", "priority"];
+        if let Some(unknown) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key \"{unknown}\"; known keys: {}",
+                KEYS.join(", ")
+            ));
+        }
+        let text = |key: &str| -> Result<Option<String>, String> {
+            match fields.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(other) => Err(format!("\"{key}\" must be a string, not {other}")),
+            }
+        };
+        let job = match fields.get("job") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(other) => return Err(format!("\"job\" must be a string, not {other}")),
+        };
+        let at = text("at")?.map(|t| parse_time(&t)).transpose()?;
+        let priority = match fields.get("priority") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| format!("\"priority\" must be a whole number, not {v}"))?,
+            ),
+        };
+        Ok(LineRequest {
+            job,
+            target_id: text("target_id")?,
+            target_type: text("target_type")?,
+            data: fields
+                .get("data")
+                .filter(|v| !v.is_null())
+                .map(Value::to_string),
+            at,
+            priority,
+        })
+    }
 }

@@ -18,6 +18,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    crate::shutdown::install()?;
     let mut store = context.open()?;
     let settings = store::settings::load(store.conn())?;
     let Some((run, _)) = runs::get(store.conn(), args.id)? else {

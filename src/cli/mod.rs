@@ -2,16 +2,21 @@
 //! command. Errors become exit codes here (docs/exit-codes.md).
 
 mod add;
+mod completions;
+mod daemon;
 mod enqueue;
 mod execute_run;
+mod import;
 mod jobs;
 mod manage;
 mod next;
 mod output;
+mod print_crontab;
 mod run;
 mod run_job;
 mod runs;
 mod settings;
+mod status;
 
 use crate::error::{exit_code, usage};
 use crate::store::{self, Store};
@@ -55,6 +60,10 @@ pub struct Cli {
 enum Command {
     /// One pass: queue due slots, run up to jobs_max_portion due runs, exit (the crontab entry point)
     Run(run::Args),
+    /// Passes in a loop every daemon_interval seconds; SIGTERM stops it gracefully
+    Daemon(daemon::Args),
+    /// Last pass, queue counts, stuck runs, failing jobs, next slots; exit 1 when unhealthy
+    Status(status::Args),
     /// Run a job now in the foreground and record it; exit 1 if it fails
     RunJob(run_job::Args),
     /// List every job: schedule, status, next slot, last result
@@ -79,6 +88,12 @@ enum Command {
     Next(next::Args),
     /// Show or change settings
     Settings(settings::Args),
+    /// Print the four crontab lines for this binary and database, ready to paste
+    Crontab(print_crontab::Args),
+    /// Turn an existing crontab's lines into command jobs, all or nothing
+    Import(import::Args),
+    /// Print a shell completion script
+    Completions(completions::Args),
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
     #[command(hide = true)]
     ExecuteRun(execute_run::Args),
@@ -133,6 +148,8 @@ fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run::execute(args, &context),
         Command::RunJob(args) => run_job::execute(args, &context),
+        Command::Daemon(args) => daemon::execute(args, &context),
+        Command::Status(args) => status::execute(args, &context),
         Command::Jobs(args) => jobs::execute(args, &context),
         Command::Add(args) => add::add(args, &context),
         Command::Edit(args) => add::edit(args, &context),
@@ -145,6 +162,9 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Settings(args) => settings::execute(args, &context),
         Command::Next(args) => next::execute(args, &context),
         Command::ExecuteRun(args) => execute_run::execute(args, &context),
+        Command::Crontab(args) => print_crontab::execute(args, &context),
+        Command::Import(args) => import::execute(args, &context),
+        Command::Completions(args) => completions::execute(args),
     }
 }
 

@@ -59,6 +59,7 @@ pub fn job_json(job: &Job) -> Value {
         "kind": if job.builtin.is_some() { "builtin" } else { "command" },
         "command": job.command,
         "builtin": job.builtin,
+        "env": job.env.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()),
         "schedule": job.schedule,
         "tz": job.tz,
         "status": if job.active { "active" } else { "inactive" },

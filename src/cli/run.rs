@@ -8,6 +8,7 @@ use anyhow::Result;
 pub struct Args {}
 
 pub fn execute(_args: Args, context: &Context) -> Result<u8> {
+    crate::shutdown::install()?;
     let summary = pass::run_pass(&context.db_path()?, &context.clock)?;
     // Each failure was already logged to stderr (so cron mails it).
     Ok(if summary.failed > 0 { 1 } else { 0 })

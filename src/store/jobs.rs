@@ -15,6 +15,8 @@ pub struct Job {
     pub name: String,
     pub command: Option<String>,
     pub builtin: Option<String>,
+    /// Extra environment variables, a JSON object (`cronq import` sets it from the crontab).
+    pub env: Option<String>,
     pub schedule: Option<String>,
     pub tz: String,
     pub timeout: Option<i64>,
@@ -35,6 +37,7 @@ pub struct Definition {
     pub name: String,
     pub command: Option<String>,
     pub builtin: Option<String>,
+    pub env: Option<String>,
     pub schedule: Option<String>,
     pub timeout: Option<i64>,
     pub retries: Option<i64>,
@@ -44,7 +47,7 @@ pub struct Definition {
     pub active: bool,
 }
 
-const COLUMNS: &str = "id, name, command, builtin, schedule, tz, timeout, retries, catchup, \
+const COLUMNS: &str = "id, name, command, builtin, env, schedule, tz, timeout, retries, catchup, \
     overlap, requires_target, active, last_slot, next_slot, last_status, last_finished_at";
 
 fn from_row(row: &Row) -> rusqlite::Result<Job> {
@@ -53,18 +56,19 @@ fn from_row(row: &Row) -> rusqlite::Result<Job> {
         name: row.get(1)?,
         command: row.get(2)?,
         builtin: row.get(3)?,
-        schedule: row.get(4)?,
-        tz: row.get(5)?,
-        timeout: row.get(6)?,
-        retries: row.get(7)?,
-        catchup: parse_column(row, 8)?,
-        overlap: parse_column(row, 9)?,
-        requires_target: row.get(10)?,
-        active: row.get(11)?,
-        last_slot: row.get(12)?,
-        next_slot: row.get(13)?,
-        last_status: row.get(14)?,
-        last_finished_at: row.get(15)?,
+        env: row.get(4)?,
+        schedule: row.get(5)?,
+        tz: row.get(6)?,
+        timeout: row.get(7)?,
+        retries: row.get(8)?,
+        catchup: parse_column(row, 9)?,
+        overlap: parse_column(row, 10)?,
+        requires_target: row.get(11)?,
+        active: row.get(12)?,
+        last_slot: row.get(13)?,
+        next_slot: row.get(14)?,
+        last_status: row.get(15)?,
+        last_finished_at: row.get(16)?,
     })
 }
 
@@ -74,6 +78,7 @@ impl Job {
             name: self.name.clone(),
             command: self.command.clone(),
             builtin: self.builtin.clone(),
+            env: self.env.clone(),
             schedule: self.schedule.clone(),
             timeout: self.timeout,
             retries: self.retries,
@@ -141,25 +146,26 @@ pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool> {
 
 /// Inserts a new job; its schedule starts at `now` (no retroactive runs).
 pub fn insert(conn: &Connection, def: &Definition, now: Timestamp) -> Result<()> {
-    conn.execute(
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO jobs (name, command, builtin, schedule, timeout, retries, catchup, overlap, \
-         requires_target, active, last_slot, next_slot, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11)",
-        params![
-            def.name,
-            def.command,
-            def.builtin,
-            def.schedule,
-            def.timeout,
-            def.retries,
-            def.catchup.as_str(),
-            def.overlap.as_str(),
-            def.requires_target,
-            def.active,
-            now,
-            next_slot(def.schedule.as_deref(), def.active, now),
-        ],
+         requires_target, active, last_slot, next_slot, created_at, env) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11, ?13)",
     )?;
+    stmt.execute(params![
+        def.name,
+        def.command,
+        def.builtin,
+        def.schedule,
+        def.timeout,
+        def.retries,
+        def.catchup.as_str(),
+        def.overlap.as_str(),
+        def.requires_target,
+        def.active,
+        now,
+        next_slot(def.schedule.as_deref(), def.active, now),
+        def.env,
+    ])?;
     Ok(())
 }
 
@@ -170,6 +176,7 @@ pub fn insert_builtin_job(conn: &Connection, builtin: Builtin, now: Timestamp) -
             name: builtin.name().to_string(),
             command: None,
             builtin: Some(builtin.name().to_string()),
+            env: None,
             schedule: Some(builtin.default_schedule().to_string()),
             timeout: None,
             retries: None,
@@ -199,7 +206,7 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
     conn.execute(
         "UPDATE jobs SET command = ?2, builtin = ?3, schedule = ?4, timeout = ?5, retries = ?6, \
          catchup = ?7, overlap = ?8, requires_target = ?9, active = ?10, last_slot = ?11, \
-         next_slot = ?12 WHERE id = ?1",
+         next_slot = ?12, env = ?13 WHERE id = ?1",
         params![
             old.id,
             def.command,
@@ -213,6 +220,7 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
             def.active,
             last_slot,
             next,
+            def.env,
         ],
     )?;
     Ok(())

@@ -235,6 +235,20 @@ pub fn running(conn: &Connection, default_timeout: i64) -> Result<Vec<crate::rec
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Puts a run stopped by a shutdown back in the queue, due now. It gets another attempt
+/// even if it had used its last one: the stop was not its failure.
+pub fn interrupt(conn: &Connection, id: i64, result: &Outcome, now: Timestamp) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE runs SET status = 'pending', attempt = attempt + 1, \
+         max_attempts = max(max_attempts, attempt + 1), due_at = ?2, error = ?3, output = ?4, \
+         duration_ms = ?5, claimed_at = NULL, started_at = NULL, owner_host = NULL, \
+         owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
+         pgid_started = NULL WHERE id = ?1 AND status = 'running'",
+        params![id, now, result.error, result.output, result.duration_ms],
+    )?;
+    Ok(changed == 1)
+}
+
 /// Puts a claimed run that never started back in the queue, with no attempt used.
 pub fn requeue(conn: &Connection, id: i64, reason: &str) -> Result<()> {
     conn.execute(
@@ -249,6 +263,8 @@ pub fn requeue(conn: &Connection, id: i64, reason: &str) -> Result<()> {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub status: RunStatus,
+    /// Stopped by a shutdown rather than by its own failure: queued again at once.
+    pub interrupted: bool,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
     pub output: String,

@@ -1,0 +1,133 @@
+//! `cronq status`: is cronq healthy? The last pass, queue counts, stuck runs, failing jobs
+//! and the next slots. Exit 1 when no pass ran in the last 3 minutes or a run is stuck, so
+//! a monitor (or cron's own mail) can raise the alarm.
+
+use super::output::{emit, emit_json, time_or_null};
+use super::Context;
+use crate::heartbeat;
+use crate::owner;
+use crate::plan::human_duration;
+use crate::recover::{self, Decision};
+use crate::store::{self, runs};
+use crate::time::format_time;
+use anyhow::Result;
+use serde_json::json;
+
+/// A pass older than this means cron (or the daemon) is not running cronq.
+const PASS_TOO_OLD: i64 = 180;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    let db = context.db_path()?;
+    let store = context.open()?;
+    let conn = store.conn();
+    let now = context.clock.now();
+    let settings = store::settings::load(conn)?;
+
+    let last_pass = heartbeat::last(&db);
+    let mut problems = Vec::new();
+    match last_pass {
+        None => problems.push(
+            "no pass has run yet: is `cronq run` in the crontab (see `cronq crontab`)?".to_string(),
+        ),
+        Some(t) if now - t > PASS_TOO_OLD => problems.push(format!(
+            "the last pass was {} ago: is cron running `cronq run`?",
+            human_duration(now - t)
+        )),
+        Some(_) => {}
+    }
+
+    let here = owner::this_process();
+    let mut stuck = Vec::new();
+    for run in runs::running(conn, settings.job_timeout)? {
+        let reason = match recover::judge(&run, &recover::probe(&run, &here), now) {
+            Decision::Leave => continue,
+            Decision::Requeue(reason) => reason,
+            Decision::Fail { reason, .. } => reason,
+        };
+        problems.push(format!(
+            "run {} of job {} is stuck: {reason}",
+            run.id, run.job
+        ));
+        stuck.push(json!({"id": run.id, "job": run.job, "reason": reason}));
+    }
+
+    let counts: Vec<(String, i64)> = {
+        let mut stmt =
+            conn.prepare("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let failing: Vec<(String, Option<i64>)> = {
+        let mut stmt = conn.prepare(
+            "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let next: Vec<(String, i64)> = {
+        let mut stmt = conn.prepare("SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL ORDER BY next_slot, name LIMIT 5")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let healthy = problems.is_empty();
+
+    if args.json {
+        emit_json(&json!({
+            "healthy": healthy,
+            "problems": problems,
+            "last_pass": time_or_null(last_pass),
+            "counts": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "stuck_runs": stuck,
+            "failing_jobs": failing.iter().map(|(name, at)| json!({"name": name, "last_finished_at": time_or_null(*at)})).collect::<Vec<_>>(),
+            "next_slots": next.iter().map(|(job, slot)| json!({"job": job, "slot": format_time(*slot)})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let mut text = String::new();
+        text.push_str(&format!(
+            "status: {}\n",
+            if healthy { "ok" } else { "PROBLEM" }
+        ));
+        for problem in &problems {
+            text.push_str(&format!("  problem: {problem}\n"));
+        }
+        text.push_str(&match last_pass {
+            Some(t) => format!(
+                "last pass: {} ({} ago)\n",
+                format_time(t),
+                human_duration(now - t)
+            ),
+            None => "last pass: never\n".to_string(),
+        });
+        let counted: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        text.push_str(&format!(
+            "runs: {}\n",
+            if counted.is_empty() {
+                "none".to_string()
+            } else {
+                counted.join(", ")
+            }
+        ));
+        let failing_names: Vec<&str> = failing.iter().map(|(n, _)| n.as_str()).collect();
+        text.push_str(&format!(
+            "failing jobs: {}\n",
+            if failing_names.is_empty() {
+                "none".to_string()
+            } else {
+                failing_names.join(", ")
+            }
+        ));
+        text.push_str("next slots:\n");
+        for (job, slot) in &next {
+            text.push_str(&format!("  {}  {job}\n", format_time(*slot)));
+        }
+        emit(&text)?;
+    }
+    Ok(if healthy { 0 } else { 1 })
+}
