@@ -1,22 +1,26 @@
-//! The heartbeat: every pass that takes the invocation lock writes its time to
-//! `<database>.heartbeat`, so `cronq status` can tell whether passes are running. A file
-//! rather than a row, so that an idle pass still writes nothing to the database.
+//! The heartbeat: every pass that takes the invocation lock sets the lock file's
+//! modification time to the pass's time, so `cronq status` can tell whether passes are
+//! running. One `futimens` on a file already open, and nothing written to the database: an
+//! idle pass stays cheap and leaves the database untouched.
 
-use crate::lock::beside;
+use crate::lock::{lock_path, InvocationLock};
 use crate::time::Timestamp;
 use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
 
-pub fn beat(db: &Path, now: Timestamp) {
-    if let Err(e) = std::fs::write(beside(db, ".heartbeat"), format!("{now}\n")) {
-        log::warn!("cannot write the heartbeat beside {}: {e}", db.display());
+pub fn beat(lock: &InvocationLock, now: Timestamp) {
+    let at = UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
+    if let Err(e) = lock.file().set_modified(at) {
+        log::warn!("cannot record the heartbeat: {e}");
     }
 }
 
-/// The time of the last pass, if any pass left a readable heartbeat.
+/// The time of the last pass, if any pass ran.
 pub fn last(db: &Path) -> Option<Timestamp> {
-    std::fs::read_to_string(beside(db, ".heartbeat"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    let modified = std::fs::metadata(lock_path(db)).ok()?.modified().ok()?;
+    let seconds = match modified.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
+    };
+    Some(seconds)
 }

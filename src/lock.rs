@@ -13,14 +13,24 @@ use std::path::{Path, PathBuf};
 
 /// Held until dropped.
 pub struct InvocationLock {
-    _file: File,
+    file: File,
 }
 
 impl InvocationLock {
     /// Takes the lock without waiting; `None` when another invocation holds it.
     pub fn try_acquire(db: &Path) -> Result<Option<InvocationLock>> {
-        Ok(try_lock(&beside(db, ".lock"))?.map(|file| InvocationLock { _file: file }))
+        Ok(try_lock(&lock_path(db))?.map(|file| InvocationLock { file }))
     }
+
+    /// The open lock file (its modification time is the heartbeat).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+/// `<database>.lock`.
+pub fn lock_path(db: &Path) -> PathBuf {
+    beside(db, ".lock")
 }
 
 /// One of `max_processes` places for invocations that execute runs.
@@ -41,7 +51,7 @@ impl WorkerSlot {
 }
 
 /// `<database><suffix>`.
-pub fn beside(db: &Path, suffix: &str) -> PathBuf {
+fn beside(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

@@ -55,11 +55,17 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
         });
     };
     let now = clock.now();
-    heartbeat::beat(db, now);
+    heartbeat::beat(&lock, now);
+    let work = store::pending_work(store.conn(), now)?;
+    if work == store::Work::default() {
+        return Ok(Summary::default());
+    }
     let settings = store::settings::load(store.conn())?;
-    recover_stale(&mut store, now, &settings)?;
+    if work.running {
+        recover_stale(&mut store, now, &settings)?;
+    }
     let mut worker = None;
-    let claimed = if jobs::any_due(store.conn(), now)? || runs::any_due(store.conn(), now)? {
+    let claimed = if work.due_slots || work.due_runs || work.running {
         // Planning goes on when every worker slot is busy: slots are never lost to a busy
         // machine, their runs just wait for a free invocation.
         worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
@@ -203,9 +209,6 @@ fn requeue_unstarted(store: &mut Store, ids: &[i64]) -> Result<()> {
 
 /// Ends runs whose owner provably died, and runs long past their timeout.
 fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<()> {
-    if runs::running(store.conn(), settings.job_timeout)?.is_empty() {
-        return Ok(());
-    }
     let here = owner::this_process();
     store.write(|tx| {
         for stale in runs::running(tx, settings.job_timeout)? {
@@ -263,7 +266,7 @@ fn plan_due_slots(tx: &Connection, now: Timestamp, settings: &Settings) -> Resul
             catchup: job.catchup,
             overlap: job.overlap,
             last_slot,
-            unfinished_run: runs::unfinished_of(tx, &job.name, now)?,
+            unfinished_run: runs::unfinished_of(tx, &job.name)?,
         };
         let plan = plan::plan(&schedule, &state, now, settings.catchup_grace);
         let max_attempts = 1 + job.retries.unwrap_or(settings.job_retries);

@@ -47,7 +47,7 @@ pub struct JobState {
     pub overlap: Overlap,
     /// The newest slot already dealt with (or the time the schedule started).
     pub last_slot: Timestamp,
-    /// An earlier run of this job that is still running, or pending and due.
+    /// An earlier run of this job that is still pending or running.
     pub unfinished_run: Option<i64>,
 }
 

@@ -66,7 +66,7 @@ pub fn judge(run: &RunningRun, live: &Liveness, now: Timestamp) -> Decision {
             Decision::Fail {
                 reason: format!(
                     "still running {} s past its timeout on host {} (cannot be checked from here)",
-                    now - deadline,
+                    now - since - run.timeout,
                     run.owner_host.as_deref().unwrap_or("?")
                 ),
                 kill: false,
@@ -79,7 +79,7 @@ pub fn judge(run: &RunningRun, live: &Liveness, now: Timestamp) -> Decision {
         return Decision::Fail {
             reason: format!(
                 "still running {} s past its timeout of {} s; killed",
-                now - since,
+                now - since - run.timeout,
                 run.timeout
             ),
             kill: true,

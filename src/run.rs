@@ -34,15 +34,16 @@ pub enum Ending {
     Abandoned(String),
 }
 
-/// Executes `run`, claimed by process `claimed_by`, and records the result. `echo` copies
-/// a command's output to this process's stdout and stderr (run-job).
+/// Executes `run`, claimed by process `claimed_by`, and records the result. `foreground`
+/// is run-job's way: the command's output is copied to this process's stdout and stderr,
+/// and a shutdown request (Ctrl-C) stops the job at once and counts as its failure.
 pub fn carry_out(
     store: &mut Store,
     run: &Run,
     job: Option<&Job>,
     settings: &Settings,
     clock: &Clock,
-    echo: bool,
+    foreground: bool,
     claimed_by: i64,
 ) -> Result<Ending> {
     let me = owner::this_process();
@@ -54,7 +55,7 @@ pub fn carry_out(
     }
     let outcome = match job {
         None => failure(format!("job '{}' no longer exists", run.job), None),
-        Some(job) => execute(store, run, job, settings, clock, echo),
+        Some(job) => execute(store, run, job, settings, clock, foreground),
     };
     let now = clock.now();
     store.write(|tx| settle(tx, run, &outcome, now))
@@ -89,11 +90,11 @@ pub fn settle(tx: &Connection, run: &Run, outcome: &Outcome, now: Timestamp) -> 
     })
 }
 
-/// Logs how a run ended (failures as warnings, so cron mails them); returns whether it
-/// succeeded.
+/// Logs how a run ended (anything but success as a warning, so cron mails it); returns
+/// whether it counts as a success for the exit code (a run queued again by a shutdown does).
 pub fn report(run: &Run, ending: &Ending) -> bool {
-    let succeeded = *ending == Ending::Succeeded;
-    if succeeded {
+    let succeeded = matches!(ending, Ending::Succeeded | Ending::Requeued(_));
+    if *ending == Ending::Succeeded {
         log::info!("{}", describe(run, ending));
     } else {
         log::warn!("{}", describe(run, ending));
@@ -127,7 +128,7 @@ fn execute(
     job: &Job,
     settings: &Settings,
     clock: &Clock,
-    echo: bool,
+    foreground: bool,
 ) -> Outcome {
     let timeout = Duration::from_secs(job.timeout.unwrap_or(settings.job_timeout).max(1) as u64);
     let started = Instant::now();
@@ -138,7 +139,7 @@ fn execute(
         let duration_ms = started.elapsed().as_millis() as i64;
         return match result {
             Ok(text) => {
-                if echo {
+                if foreground {
                     // A closed stdout must not lose the run's record.
                     let _ = writeln!(std::io::stdout(), "{text}");
                 }
@@ -164,8 +165,12 @@ fn execute(
         command,
         env: environment(run, job),
         timeout,
-        shutdown_grace: Duration::from_secs(settings.shutdown_grace.max(0) as u64),
-        echo,
+        shutdown_grace: if foreground {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(settings.shutdown_grace.max(0) as u64)
+        },
+        echo: foreground,
     };
     let running = match exec::spawn(&spec) {
         Ok(running) => running,
@@ -179,7 +184,7 @@ fn execute(
     }
     let finished = running.wait();
     Outcome {
-        interrupted: finished.stopped == Some(exec::Stop::ShutDown),
+        interrupted: finished.stopped == Some(exec::Stop::ShutDown) && !foreground,
         status: if finished.success() {
             RunStatus::Success
         } else {

@@ -352,11 +352,10 @@ fn parse_field(text: &str, field: &Field) -> Result<ParsedField, String> {
 }
 
 fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(), String> {
-    let upper = item.to_ascii_uppercase();
-    if upper == "?" {
+    if item == "?" {
         return Err("'?' is Quartz syntax; write '*'".to_string());
     }
-    if upper == "L" {
+    if item.eq_ignore_ascii_case("L") {
         return match field.kind {
             Kind::DayOfMonth => {
                 parsed.last = true;
@@ -371,7 +370,7 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
             )),
         };
     }
-    if let Some(day) = upper.strip_suffix('W') {
+    if let Some(day) = strip_letter(item, 'W') {
         if field.kind != Kind::DayOfMonth {
             return Err(format!(
                 "'{item}': nW (nearest weekday) is allowed only in day-of-month"
@@ -381,36 +380,33 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
         parsed.nearest_weekday |= 1 << n;
         return Ok(());
     }
-    if let Some((weekday, nth)) = upper.split_once('#') {
+    if let Some((weekday, nth)) = item.split_once('#') {
         if field.kind != Kind::DayOfWeek {
             return Err(format!(
                 "'{item}': n#k (k-th weekday) is allowed only in day-of-week"
             ));
         }
         let w = value(weekday, field)? % 7;
-        let k: u32 = nth
-            .parse()
-            .ok()
+        let k: u32 = digits(nth)
             .filter(|k| (1..=5).contains(k))
             .ok_or_else(|| format!("'{item}': the k in n#k must be 1-5"))?;
         parsed.nth_dow[(k - 1) as usize] |= 1 << w;
         return Ok(());
     }
-    if field.kind == Kind::DayOfWeek && upper.len() > 1 {
-        if let Some(weekday) = upper.strip_suffix('L') {
+    if field.kind == Kind::DayOfWeek && item.len() > 1 {
+        if let Some(weekday) = strip_letter(item, 'L') {
             let w = value(weekday, field)? % 7;
             parsed.last_dow |= 1 << w;
             return Ok(());
         }
     }
-    let (range, step) = match upper.split_once('/') {
+    let (range, step) = match item.split_once('/') {
         Some((range, step)) => {
-            let step: u32 = step
-                .parse()
-                .map_err(|_| format!("'{item}': the step after '/' must be a whole number"))?;
+            let step: u32 = digits(step)
+                .ok_or_else(|| format!("'{item}': the step after '/' must be a whole number"))?;
             (range, Some(step))
         }
-        None => (upper.as_str(), None),
+        None => (item, None),
     };
     let (low, high) = if range == "*" {
         // For day-of-week, * is 0-6: 7 would only repeat Sunday.
@@ -450,6 +446,20 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
         v += step;
     }
     Ok(())
+}
+
+/// A number written with digits only (no sign, no spaces), as cron writes them.
+fn digits(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `text` without a trailing `letter` in either case.
+fn strip_letter(text: &str, letter: char) -> Option<&str> {
+    text.strip_suffix(letter)
+        .or_else(|| text.strip_suffix(letter.to_ascii_lowercase()))
 }
 
 /// One value: a number or (for month and day-of-week) a name, checked against the range.
@@ -755,6 +765,7 @@ mod tests {
                 "day-of-week: value 8 is out of range; allowed: 0-7 or SUN-SAT",
             ),
             ("* * * FOO *", "month: 'FOO' is not a value"),
+            ("* * * foo *", "month: 'foo' is not a value"),
             ("1,,2 * * * *", "minute: empty list item"),
             ("5-2 * * * *", "minute: range '5-2' runs backwards"),
             ("*/0 * * * *", "minute: '*/0': step 0 is out of range"),
@@ -769,6 +780,8 @@ mod tests {
             ),
             ("* * * * L", "write nL"),
             ("* * * * 1#6", "the k in n#k must be 1-5"),
+            ("* * * * 1#+2", "the k in n#k must be 1-5"),
+            ("*/+5 * * * *", "the step after '/' must be a whole number"),
             ("* * 1#2 * *", "allowed only in day-of-week"),
             ("* * * * 3W", "allowed only in day-of-month"),
             ("0 0 30 2 *", "can never fire"),

@@ -14,6 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub const KEEP_PER_JOB: i64 = 10;
 /// Rows deleted per transaction.
 const BATCH: i64 = 500;
+/// Free pages given back to the file system per transaction.
+const VACUUM_PAGES: i64 = 2000;
 const FINISHED: &str = "('success', 'failed', 'skipped', 'missed')";
 
 /// Runs Cleanup; returns the line recorded as the run's output.
@@ -56,8 +58,18 @@ pub fn run(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<Str
         }
     }
     if deleted > 0 {
-        pragma(store.conn(), "PRAGMA incremental_vacuum")?;
-        pragma(store.conn(), "PRAGMA wal_checkpoint(TRUNCATE)")?;
+        // Give the freed pages back in small steps too, each its own short transaction.
+        loop {
+            let free: i64 = store
+                .conn()
+                .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+            if free == 0 {
+                break;
+            }
+            store.write(|tx| pragma(tx, &format!("PRAGMA incremental_vacuum({VACUUM_PAGES})")))?;
+        }
+        // Passive: copies what it can without making anyone wait.
+        pragma(store.conn(), "PRAGMA wal_checkpoint(PASSIVE)")?;
     }
     Ok(format!(
         "deleted {deleted} finished runs older than {} days (kept the newest {KEEP_PER_JOB} of each job)",

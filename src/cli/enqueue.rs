@@ -25,7 +25,7 @@ pub struct Args {
     /// Do not run before this RFC 3339 time [default: now]
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<Timestamp>,
-    /// Higher runs first among due runs [default: 0]
+    /// Higher runs first among due runs
     #[arg(
         long,
         value_name = "N",

@@ -53,6 +53,7 @@ impl Target {
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    crate::shutdown::install()?;
     let mut store = context.open()?;
     let job = find_job(store.conn(), &args.name)?;
     args.target.check(&job)?;

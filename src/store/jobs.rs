@@ -137,13 +137,6 @@ pub fn due(conn: &Connection, now: Timestamp) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// Whether any job has a slot due at `now` (the idle pass's only question about jobs).
-pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool> {
-    let mut stmt =
-        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM jobs WHERE next_slot <= ?1)")?;
-    Ok(stmt.query_row([now], |row| row.get(0))?)
-}
-
 /// Inserts a new job; its schedule starts at `now` (no retroactive runs).
 pub fn insert(conn: &Connection, def: &Definition, now: Timestamp) -> Result<()> {
     let mut stmt = conn.prepare_cached(

@@ -34,6 +34,12 @@ impl Store {
     /// refused and left exactly as it was.
     pub fn open(path: &Path, now: Timestamp) -> Result<Store> {
         let shown = path.display();
+        if path.is_dir() {
+            return Err(crate::error::usage(format!(
+                "{shown} is a directory; --db must name a database file, e.g. {}",
+                path.join("cronq.db").display()
+            )));
+        }
         match fs::File::open(path) {
             Ok(mut file) => {
                 let mut header = [0u8; 16];
@@ -49,15 +55,13 @@ impl Store {
                 }
             }
             Err(e) if e.kind() == ErrorKind::NotFound => create_empty(path)?,
-            Err(e) if e.kind() == ErrorKind::IsADirectory => {
-                bail!("{shown} is a directory; --db must name a database file")
-            }
             Err(e) => bail!("cannot open the database {shown}: {e}"),
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        keep_wal_files(&conn);
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -111,6 +115,10 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
             .with_context(|| describe_failure(&self.path))?;
         if tables > 0 {
+            if self.user_version()? == SCHEMA_VERSION {
+                // Another invocation created it between our two reads.
+                return Ok(());
+            }
             bail!(
                 "{shown} is an SQLite database of something else (it has tables but no cronq \
                  version); it was left untouched. Point --db at another path."
@@ -135,6 +143,50 @@ impl Store {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Ok(())
         })
+    }
+}
+
+/// What a pass has to look at; all false in an idle pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// A job's next slot is due.
+    pub due_slots: bool,
+    /// A pending run is due.
+    pub due_runs: bool,
+    /// A run is marked running (recovery must look at it).
+    pub running: bool,
+}
+
+/// The idle pass's one question, answered from three index probes in one statement.
+pub fn pending_work(conn: &Connection, now: Timestamp) -> Result<Work> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE next_slot <= ?1), \
+                EXISTS (SELECT 1 FROM runs WHERE status = 'pending' AND due_at <= ?1), \
+                EXISTS (SELECT 1 FROM runs WHERE status = 'running')",
+    )?;
+    Ok(stmt.query_row([now], |row| {
+        Ok(Work {
+            due_slots: row.get(0)?,
+            due_runs: row.get(1)?,
+            running: row.get(2)?,
+        })
+    })?)
+}
+
+/// Asks SQLite to keep the `-wal` and `-shm` files when the last connection closes. Every
+/// pass would otherwise create, size and delete both: most of an idle pass's file-system
+/// work. Best effort: without it everything works, only slower.
+fn keep_wal_files(conn: &Connection) {
+    let mut keep: std::ffi::c_int = 1;
+    // SAFETY: the handle is valid for the life of `conn`; SQLITE_FCNTL_PERSIST_WAL reads
+    // and writes one int through the pointer, which outlives the call.
+    unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut keep as *mut std::ffi::c_int).cast(),
+        );
     }
 }
 

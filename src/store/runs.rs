@@ -127,24 +127,12 @@ pub fn insert_request(
     Ok(conn.last_insert_rowid())
 }
 
-/// An earlier run of `job` that is still running, or pending and already due: what the
-/// overlap policy looks at.
-pub fn unfinished_of(conn: &Connection, job: &str, now: Timestamp) -> Result<Option<i64>> {
+/// An earlier run of `job` that is pending or running: what the overlap policy looks at.
+pub fn unfinished_of(conn: &Connection, job: &str) -> Result<Option<i64>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id FROM runs WHERE job = ?1 AND (status = 'running' OR (status = 'pending' AND due_at <= ?2)) \
-         ORDER BY id LIMIT 1",
+        "SELECT id FROM runs WHERE job = ?1 AND status IN ('pending', 'running') ORDER BY id LIMIT 1",
     )?;
-    Ok(stmt
-        .query_row(params![job, now], |row| row.get(0))
-        .optional()?)
-}
-
-/// Whether any pending run is due at `now`.
-pub fn any_due(conn: &Connection, now: Timestamp) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending' AND due_at <= ?1)",
-    )?;
-    Ok(stmt.query_row([now], |row| row.get(0))?)
+    Ok(stmt.query_row([job], |row| row.get(0)).optional()?)
 }
 
 /// Marks up to `limit` due pending runs as running for `owner`: higher priority first,
