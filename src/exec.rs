@@ -1,14 +1,17 @@
 //! Process supervision for command jobs: spawn `/bin/sh -c COMMAND` in its own process
-//! group, keep the tail of its output without ever blocking it, enforce its timeout, and
-//! make sure nothing of it outlives it.
+//! group, keep the tail of its output without ever blocking it, enforce its timeout and
+//! the shutdown grace, and make sure nothing of it outlives it.
+//!
+//! One thread does it all: `poll` waits on the job's two pipes and on a pidfd that
+//! becomes readable when the job exits, with the next deadline (timeout, shutdown grace,
+//! SIGKILL) as its timeout. No thread is started per run: at thousands of short runs per
+//! pass, threads would cost more than the rest of the bookkeeping.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// How much output a run keeps: the last 64 KiB of stdout and stderr together.
@@ -20,6 +23,9 @@ pub const KILL_GRACE: Duration = Duration::from_secs(5);
 /// After the job's process group is gone, how long to wait for its pipes to close (a
 /// process that left the group with `setsid` may hold them open forever).
 const PIPE_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest the supervisor sleeps without looking for a shutdown request.
+const TICK: Duration = Duration::from_millis(100);
 
 /// What to run.
 pub struct Spec<'a> {
@@ -36,15 +42,23 @@ pub struct Spec<'a> {
 pub struct Running {
     child: Child,
     pgid: i32,
-    tail: Arc<Mutex<Tail>>,
-    drains_done: mpsc::Receiver<()>,
-    drains: usize,
+    pipes: Vec<Pipe>,
+    exited: Option<OwnedFd>,
     timeout: Duration,
     shutdown_grace: Duration,
     started: Instant,
 }
 
-/// Why the watchdog stopped a job.
+/// One of the job's output pipes, and where its bytes are echoed (run-job).
+struct Pipe {
+    reader: Box<dyn ReadFd>,
+    echo: Option<Box<dyn Write>>,
+}
+
+trait ReadFd: Read + AsRawFd {}
+impl<T: Read + AsRawFd> ReadFd for T {}
+
+/// Why the supervisor stopped a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     TimedOut,
@@ -97,35 +111,26 @@ pub fn spawn(spec: &Spec) -> io::Result<Running> {
         .spawn()?;
     let started = Instant::now();
     let pgid = child.id() as i32;
-    let tail = Arc::new(Mutex::new(Tail::default()));
-    let (done, drains_done) = mpsc::channel();
-    let mut drains = 0;
+    let mut pipes = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
-        drain(
-            out,
-            Arc::clone(&tail),
-            spec.echo
-                .then(|| Box::new(io::stdout()) as Box<dyn Write + Send>),
-            done.clone(),
-        );
-        drains += 1;
+        let echo = spec.echo.then(|| Box::new(io::stdout()) as Box<dyn Write>);
+        pipes.push(Pipe {
+            reader: Box::new(out),
+            echo,
+        });
     }
     if let Some(err) = child.stderr.take() {
-        drain(
-            err,
-            Arc::clone(&tail),
-            spec.echo
-                .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>),
-            done,
-        );
-        drains += 1;
+        let echo = spec.echo.then(|| Box::new(io::stderr()) as Box<dyn Write>);
+        pipes.push(Pipe {
+            reader: Box::new(err),
+            echo,
+        });
     }
     Ok(Running {
+        exited: pidfd_open(pgid),
         child,
         pgid,
-        tail,
-        drains_done,
-        drains,
+        pipes,
         timeout: spec.timeout,
         shutdown_grace: spec.shutdown_grace,
         started,
@@ -137,82 +142,162 @@ impl Running {
         self.pgid as i64
     }
 
-    /// Waits for the job, killing its group when the timeout passes, then clears out
-    /// whatever it left running in its group.
+    /// Supervises the job to its end: drains its output, stops it when its timeout or the
+    /// shutdown grace passes, then clears out whatever it left running in its group.
     pub fn wait(mut self) -> Finished {
-        let pgid = self.pgid;
-        let (timeout, shutdown_grace) = (self.timeout, self.shutdown_grace);
-        let (finished, watching) = mpsc::channel::<()>();
-        let watchdog = thread::spawn(move || watch(pgid, timeout, shutdown_grace, watching));
-        let status = self.child.wait();
-        drop(finished);
-        let stopped = watchdog.join().unwrap_or(None);
-        end_group(pgid);
-        let deadline = Instant::now() + PIPE_GRACE;
-        for _ in 0..self.drains {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.drains_done.recv_timeout(left).is_err() {
-                log::warn!("job process group {pgid}: output pipe still open after the job ended; not waiting for it");
+        let mut tail = Tail::default();
+        let mut stopped = None;
+        let mut shutdown_seen: Option<Instant> = None;
+        let mut sigkill_at: Option<Instant> = None;
+        let mut status: Option<ExitStatus> = None;
+        let mut pipes_deadline: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if status.is_none() {
+                status = self.child.try_wait().ok().flatten();
+            }
+            if status.is_some() && pipes_deadline.is_none() {
+                end_group(self.pgid);
+                pipes_deadline = Some(Instant::now() + PIPE_GRACE);
+            }
+            if self.pipes.is_empty() && status.is_some() {
                 break;
             }
+            if pipes_deadline.is_some_and(|d| now >= d) {
+                log::warn!(
+                    "job process group {}: output pipe still open after the job ended; not waiting for it",
+                    self.pgid
+                );
+                break;
+            }
+            if status.is_none() {
+                if shutdown_seen.is_none() && crate::shutdown::requested() {
+                    shutdown_seen = Some(now);
+                }
+                if stopped.is_none() {
+                    let stop = if now - self.started >= self.timeout {
+                        Some(Stop::TimedOut)
+                    } else if shutdown_seen.is_some_and(|seen| now - seen >= self.shutdown_grace) {
+                        Some(Stop::ShutDown)
+                    } else {
+                        None
+                    };
+                    if let Some(stop) = stop {
+                        signal_group(self.pgid, libc::SIGTERM);
+                        sigkill_at = Some(now + KILL_GRACE);
+                        stopped = Some(stop);
+                    }
+                }
+                if sigkill_at.is_some_and(|at| now >= at) {
+                    signal_group(self.pgid, libc::SIGKILL);
+                    sigkill_at = None;
+                }
+            }
+            // Sleep until output arrives, the job exits, or the next deadline.
+            let mut next = now + TICK;
+            if stopped.is_none() && status.is_none() {
+                next = next.min(self.started + self.timeout);
+            }
+            if let Some(at) = sigkill_at {
+                next = next.min(at);
+            }
+            if let Some(at) = pipes_deadline {
+                next = next.min(at);
+            }
+            let watch_exit = if status.is_none() {
+                self.exited.as_ref()
+            } else {
+                None
+            };
+            if status.is_none() && self.pipes.is_empty() && watch_exit.is_none() {
+                // No pidfd (an old kernel): look again soon.
+                next = next.min(now + Duration::from_millis(5));
+            }
+            let ready = wait_readable(&self.pipes, watch_exit, next.saturating_duration_since(now));
+            let mut index = 0;
+            while index < self.pipes.len() {
+                if ready.contains(&index) && !read_some(&mut self.pipes[index], &mut tail) {
+                    self.pipes.remove(index);
+                    continue;
+                }
+                index += 1;
+            }
         }
-        let output = match self.tail.lock() {
-            Ok(tail) => tail.text(),
-            Err(poisoned) => poisoned.into_inner().text(),
-        };
-        let (exit_code, signal) = match &status {
-            Ok(s) => (s.code(), s.signal()),
-            Err(_) => (None, None),
+        let (exit_code, signal) = match status {
+            Some(s) => (s.code(), s.signal()),
+            None => (None, None),
         };
         Finished {
             exit_code,
             signal,
             stopped,
-            output,
+            output: tail.text(),
             duration: self.started.elapsed(),
         }
     }
 }
 
-/// How often the watchdog looks at the clock and for a shutdown request.
-const TICK: Duration = Duration::from_millis(100);
-
-/// Watches a running job until `finished` closes; stops it (SIGTERM to its group, SIGKILL
-/// after the kill grace) when its timeout passes, or when a shutdown was requested and
-/// its grace has passed.
-fn watch(
-    pgid: i32,
-    timeout: Duration,
-    shutdown_grace: Duration,
-    finished: mpsc::Receiver<()>,
-) -> Option<Stop> {
-    let started = Instant::now();
-    let mut shutdown_seen: Option<Instant> = None;
+/// Reads what a ready pipe holds into the tail; false at its end (or on an error).
+fn read_some(pipe: &mut Pipe, tail: &mut Tail) -> bool {
+    let mut buf = [0u8; 16 * 1024];
     loop {
-        let now = Instant::now();
-        if shutdown_seen.is_none() && crate::shutdown::requested() {
-            shutdown_seen = Some(now);
-        }
-        let stop = if now - started >= timeout {
-            Some(Stop::TimedOut)
-        } else if shutdown_seen.is_some_and(|seen| now - seen >= shutdown_grace) {
-            Some(Stop::ShutDown)
-        } else {
-            None
-        };
-        if let Some(stop) = stop {
-            signal_group(pgid, libc::SIGTERM);
-            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(KILL_GRACE) {
-                signal_group(pgid, libc::SIGKILL);
+        match pipe.reader.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if let Some(out) = pipe.echo.as_mut() {
+                    // A closed terminal must not stop the job or its recording.
+                    if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                        pipe.echo = None;
+                    }
+                }
+                tail.push(&buf[..n]);
+                return true;
             }
-            return Some(stop);
-        }
-        let until_timeout = timeout.saturating_sub(now - started);
-        if let Err(RecvTimeoutError::Disconnected) = finished.recv_timeout(until_timeout.min(TICK))
-        {
-            return None;
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
         }
     }
+}
+
+/// Waits up to `timeout` for pipes to be readable (or closed) or the pidfd to fire;
+/// returns the indexes of the ready pipes.
+fn wait_readable(pipes: &[Pipe], exited: Option<&OwnedFd>, timeout: Duration) -> Vec<usize> {
+    let mut fds: Vec<libc::pollfd> = pipes
+        .iter()
+        .map(|p| libc::pollfd {
+            fd: p.reader.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    if let Some(fd) = exited {
+        fds.push(libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
+    let millis = timeout.as_millis().clamp(0, i32::MAX as u128) as i32;
+    let millis = if millis == 0 && !timeout.is_zero() {
+        1
+    } else {
+        millis
+    };
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    (0..pipes.len()).filter(|&i| fds[i].revents != 0).collect()
+}
+
+/// A file descriptor that becomes readable when process `pid` exits (Linux 5.3 and
+/// later); `None` where the kernel has no pidfd, and the supervisor polls instead.
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    // SAFETY: a non-negative return is a fresh descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sends `signal` to every process in group `pgid`; returns false when none is left.
@@ -228,44 +313,12 @@ fn end_group(pgid: i32) {
     }
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
         if !signal_group(pgid, 0) {
             return;
         }
     }
     signal_group(pgid, libc::SIGKILL);
-}
-
-/// Reads a pipe to its end on a thread of its own, so the child never blocks on a full pipe.
-fn drain(
-    mut pipe: impl Read + Send + 'static,
-    tail: Arc<Mutex<Tail>>,
-    mut echo: Option<Box<dyn Write + Send>>,
-    done: mpsc::Sender<()>,
-) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if let Some(out) = echo.as_mut() {
-                        // A closed terminal must not stop the job or its recording.
-                        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                            echo = None;
-                        }
-                    }
-                    match tail.lock() {
-                        Ok(mut t) => t.push(&buf[..n]),
-                        Err(poisoned) => poisoned.into_inner().push(&buf[..n]),
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = done.send(());
-    });
 }
 
 /// The last `OUTPUT_LIMIT` bytes of output, and how many came before them.

@@ -3,17 +3,22 @@
 
 use crate::store::runs::Owner;
 use std::fs;
+use std::sync::OnceLock;
 
-/// This process as an owner. Fields that cannot be read are empty or 0, which later
-/// recovery treats as "cannot prove anything".
+/// This process as an owner, read once. Fields that cannot be read are empty or 0, which
+/// later recovery treats as "cannot prove anything".
 pub fn this_process() -> Owner {
-    let pid = std::process::id() as i64;
-    Owner {
-        host: read_trimmed("/proc/sys/kernel/hostname"),
-        boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
-        pid,
-        started: process_start_time(pid).unwrap_or(0),
-    }
+    static ME: OnceLock<Owner> = OnceLock::new();
+    ME.get_or_init(|| {
+        let pid = std::process::id() as i64;
+        Owner {
+            host: read_trimmed("/proc/sys/kernel/hostname"),
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+            pid,
+            started: process_start_time(pid).unwrap_or(0),
+        }
+    })
+    .clone()
 }
 
 /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat). With

@@ -15,7 +15,7 @@ pub const KEEP_PER_JOB: i64 = 10;
 /// Rows deleted per transaction.
 const BATCH: i64 = 500;
 /// Free pages given back to the file system per transaction.
-const VACUUM_PAGES: i64 = 2000;
+const VACUUM_PAGES: i64 = 256;
 const FINISHED: &str = "('success', 'failed', 'skipped', 'missed')";
 
 /// Runs Cleanup; returns the line recorded as the run's output.
