@@ -111,7 +111,7 @@ fn execute_here(
             requeue_unstarted(store, &claimed[i..])?;
             break;
         }
-        let Some((run, _)) = runs::get(store.conn(), id)? else {
+        let Some(run) = runs::get(store.conn(), id)? else {
             continue;
         };
         let job = jobs::get(store.conn(), &run.job)?;
@@ -223,7 +223,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                     if let (true, Some(pgid)) = (kill, stale.pgid) {
                         crate::exec::signal_group(pgid as i32, libc::SIGKILL);
                     }
-                    let Some((run, _)) = runs::get(tx, stale.id)? else {
+                    let Some(run) = runs::get(tx, stale.id)? else {
                         continue;
                     };
                     let outcome = Outcome {

@@ -14,6 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub const KEEP_PER_JOB: i64 = 10;
 /// Rows deleted per transaction.
 const BATCH: i64 = 500;
+/// The pause after each batch: longer than a waiting writer's retry interval.
+const YIELD: std::time::Duration = std::time::Duration::from_millis(2);
 /// Free pages given back to the file system per transaction.
 const VACUUM_PAGES: i64 = 256;
 const FINISHED: &str = "('success', 'failed', 'skipped', 'missed')";
@@ -55,6 +57,8 @@ pub fn run(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<Str
             if (n as i64) < BATCH {
                 break;
             }
+            // Let a waiting pass in between two batches.
+            std::thread::sleep(YIELD);
         }
     }
     if deleted > 0 {
@@ -67,6 +71,7 @@ pub fn run(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<Str
                 break;
             }
             store.write(|tx| pragma(tx, &format!("PRAGMA incremental_vacuum({VACUUM_PAGES})")))?;
+            std::thread::sleep(YIELD);
         }
         // Passive: copies what it can without making anyone wait.
         pragma(store.conn(), "PRAGMA wal_checkpoint(PASSIVE)")?;

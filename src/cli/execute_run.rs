@@ -21,7 +21,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     crate::shutdown::install()?;
     let mut store = context.open()?;
     let settings = store::settings::load(store.conn())?;
-    let Some((run, _)) = runs::get(store.conn(), args.id)? else {
+    let Some(run) = runs::get(store.conn(), args.id)? else {
         return Err(usage(format!("no run with id {}", args.id)));
     };
     let job = jobs::get(store.conn(), &run.job)?;

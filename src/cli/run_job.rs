@@ -74,7 +74,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         runs::take(tx, id, now, &me)?;
         Ok(id)
     })?;
-    let (run, _) = runs::get(store.conn(), id)?.context("the run just recorded is gone")?;
+    let run = runs::get(store.conn(), id)?.context("the run just recorded is gone")?;
     let ending = run::carry_out(
         &mut store,
         &run,

@@ -75,13 +75,13 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
 
 pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
     let store = context.open()?;
-    let Some((run, output)) = runs::get(store.conn(), args.id)? else {
+    let Some(run) = runs::get(store.conn(), args.id)? else {
         return Err(usage(format!(
             "no run with id {} (see `cronq runs`)",
             args.id
         )));
     };
-    let output = output.unwrap_or_default();
+    let output = runs::output_of(store.conn(), run.id)?.unwrap_or_default();
     if args.json {
         emit_json(&run_json(&run, Some(&output)))?;
         return Ok(0);

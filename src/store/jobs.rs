@@ -105,8 +105,8 @@ fn next_slot(schedule: Option<&str>, active: bool, from: Timestamp) -> Option<Ti
 }
 
 pub fn get(conn: &Connection, name: &str) -> Result<Option<Job>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE name = ?1");
-    Ok(conn.query_row(&sql, [name], from_row).optional()?)
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE name = ?1"))?;
+    Ok(stmt.query_row([name], from_row).optional()?)
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Job>> {

@@ -20,8 +20,9 @@ use std::time::Duration;
 pub const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = include_str!("../../schema.sql");
 
-/// How long a statement waits for another invocation's write transaction.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a statement waits for another invocation's write transaction, in attempts
+/// about a millisecond apart.
+const BUSY_ATTEMPTS: i32 = 30_000;
 
 pub struct Store {
     conn: Connection,
@@ -60,7 +61,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(wait_for_lock))?;
         keep_wal_files(&conn);
         // ...but empty: a kept WAL full of old frames costs every later open a third of a
         // millisecond. The WAL is cut back to nothing whenever it is reset or closed.
@@ -147,6 +148,17 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// SQLite's busy handler: try again every millisecond, for about 30 s. Its default backs
+/// off to 100 ms between tries, so a waiter could sleep through every short gap between
+/// another process's transactions (Cleanup's batches) and starve.
+fn wait_for_lock(attempt: i32) -> bool {
+    if attempt >= BUSY_ATTEMPTS {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
 }
 
 /// What a pass has to look at; all false in an idle pass.

@@ -304,12 +304,19 @@ pub fn finish(
     Ok(changed == 1)
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Option<(Run, Option<String>)>> {
-    let sql = format!("SELECT {COLUMNS}, output FROM runs WHERE id = ?1");
-    let found = conn
-        .query_row(&sql, [id], |row| Ok((from_row(row)?, row.get(17)?)))
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Run>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?;
+    Ok(stmt.query_row([id], from_row).optional()?)
+}
+
+/// The kept tail of a run's output (only `show` reads it: it can be 64 KiB).
+pub fn output_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+    let output = conn
+        .query_row("SELECT output FROM runs WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
         .optional()?;
-    Ok(found)
+    Ok(output.flatten())
 }
 
 /// Runs, newest first, optionally of one job and one status.
