@@ -22,3 +22,4 @@ pub mod settings;
 pub mod shutdown;
 pub mod store;
 pub mod time;
+pub mod timetable;

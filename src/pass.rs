@@ -11,12 +11,12 @@ use crate::owner;
 use crate::plan::{self, JobState, Verdict};
 use crate::recover::{self, Decision};
 use crate::run;
-use crate::schedule::Schedule;
 use crate::settings::Settings;
 use crate::shutdown;
 use crate::store::runs::Outcome;
 use crate::store::{self, jobs, runs, Store};
 use crate::time::{format_time, Clock, Timestamp};
+use crate::timetable::Timetable;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::collections::HashSet;
@@ -247,7 +247,11 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
 fn plan_due_slots(tx: &Connection, now: Timestamp, settings: &Settings) -> Result<()> {
     for job in jobs::due(tx, now)? {
         let last_slot = job.last_slot.unwrap_or(now);
-        let schedule = match job.schedule.as_deref().map(Schedule::parse) {
+        let schedule = match job
+            .schedule
+            .as_deref()
+            .map(|e| Timetable::parse(e, &job.tz))
+        {
             Some(Ok(schedule)) => schedule,
             Some(Err(e)) => {
                 log::warn!(

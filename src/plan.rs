@@ -7,8 +7,8 @@
 //! empty: nothing is planned twice.
 
 use crate::job::{Catchup, Overlap};
-use crate::schedule::Schedule;
 use crate::time::{format_time, Timestamp};
+use crate::timetable::Timetable;
 
 /// A pass records at most this many slots of one job individually; older ones in the
 /// same window are summed up in one `missed` record. This bounds both the work of a pass
@@ -52,7 +52,7 @@ pub struct JobState {
 }
 
 /// Decides every slot of `schedule` in (state.last_slot, now].
-pub fn plan(schedule: &Schedule, state: &JobState, now: Timestamp, grace: i64) -> Plan {
+pub fn plan(schedule: &Timetable, state: &JobState, now: Timestamp, grace: i64) -> Plan {
     // Walk back from now: the newest slots matter most, and the walk stops at the cap
     // however long cronq was away.
     let mut newest_first = Vec::new();
@@ -141,6 +141,7 @@ pub fn human_duration(seconds: i64) -> String {
 mod tests {
     use super::*;
     use crate::time::parse_time;
+    use crate::timetable::Timetable;
     use proptest::prelude::*;
 
     fn t(text: &str) -> Timestamp {
@@ -170,8 +171,8 @@ mod tests {
             .collect()
     }
 
-    fn hourly() -> Schedule {
-        Schedule::parse("0 * * * *").unwrap()
+    fn hourly() -> Timetable {
+        Timetable::parse("0 * * * *", "UTC").unwrap()
     }
 
     #[test]
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn long_downtime_is_capped_and_summed_up() {
-        let every_minute = Schedule::parse("* * * * *").unwrap();
+        let every_minute = Timetable::parse("* * * * *", "UTC").unwrap();
         let p = plan(
             &every_minute,
             &state(Catchup::All, "2026-01-01T00:00:00Z"),
@@ -304,7 +305,7 @@ mod tests {
         /// decided at most once, and with passes at least every grace period, exactly once.
         #[test]
         fn each_slot_is_decided_once(steps in proptest::collection::vec(-600i64..900, 1..60)) {
-            let schedule = Schedule::parse("*/5 * * * *").unwrap();
+            let schedule = Timetable::parse("*/5 * * * *", "UTC").unwrap();
             let start = t("2026-11-23T09:00:00Z");
             let mut s = state(Catchup::Latest, "2026-11-23T09:00:00Z");
             let mut now = start;

@@ -21,6 +21,9 @@ pub struct Schedule {
     hours: u32,
     months: u16,
     days: DayRule,
+    /// A `*` or `/` in the minute or hour field: the job follows the wall clock through
+    /// DST changes instead of being a fixed-time job (see `timetable`).
+    wall_clock: bool,
 }
 
 /// Day-of-month and day-of-week, combined the way Debian cron combines them.
@@ -193,6 +196,7 @@ impl Schedule {
                 nth_dow: dow.nth_dow,
                 and_days: parts[2].starts_with('*') || parts[4].starts_with('*'),
             },
+            wall_clock: parts[..2].iter().any(|f| f.contains(['*', '/'])),
         };
         // A day rule that matches no day in a full 28-year cycle never matches at all.
         let probe = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
@@ -209,6 +213,12 @@ impl Schedule {
     /// The expression as the user wrote it (trimmed).
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the minute or hour field has a `*` or a step: such a job follows the wall
+    /// clock at DST changes; any other is a fixed-time job (Debian's cron(8)).
+    pub fn follows_wall_clock(&self) -> bool {
+        self.wall_clock
     }
 
     /// Whether the minute containing `t` is a slot.

@@ -11,9 +11,12 @@ use anyhow::Result;
 /// Options that `add` and `edit` share.
 #[derive(clap::Args)]
 pub struct JobOptions {
-    /// Cron expression, in UTC: five fields or a macro such as @daily (see `cronq next`)
+    /// Cron expression: five fields or a macro such as @daily (see `cronq next`)
     #[arg(long, value_name = "EXPR", value_parser = parse_schedule)]
     schedule: Option<String>,
+    /// The time zone the schedule is read in, an IANA name (Europe/Berlin) [default: UTC]
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    tz: Option<String>,
     /// Seconds a run may take before its process group is killed [default: setting job_timeout]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
     timeout: Option<i64>,
@@ -65,6 +68,11 @@ pub struct EditArgs {
     command: Vec<String>,
 }
 
+/// Accepts an IANA zone name, as written.
+pub fn parse_zone(text: &str) -> Result<String, String> {
+    crate::timetable::parse_zone(text).map(|_| text.to_string())
+}
+
 fn parse_schedule(text: &str) -> Result<String, String> {
     Schedule::parse(text)
         .map(|s| s.source().to_string())
@@ -93,6 +101,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         builtin,
         env: None,
         schedule: o.schedule,
+        tz: o.tz.unwrap_or_else(|| "UTC".to_string()),
         timeout: o.timeout,
         retries: o.retries,
         catchup: o.catchup.unwrap_or(Catchup::Latest),
@@ -135,6 +144,9 @@ pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
             def.schedule = None;
         } else if o.schedule.is_some() {
             def.schedule = o.schedule.clone();
+        }
+        if let Some(tz) = &o.tz {
+            def.tz = tz.clone();
         }
         def.timeout = o.timeout.or(def.timeout);
         def.retries = o.retries.or(def.retries);

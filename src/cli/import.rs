@@ -37,12 +37,25 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 )));
             }
             let env = (!entry.env.is_empty()).then(|| serde_json::json!(entry.env).to_string());
+            // cronie's CRON_TZ sets the zone of the lines after it.
+            let tz = entry
+                .env
+                .get("CRON_TZ")
+                .cloned()
+                .unwrap_or_else(|| "UTC".to_string());
+            crate::timetable::parse_zone(&tz).map_err(|e| {
+                usage(format!(
+                    "{shown}: line {}: CRON_TZ: {e}; nothing was imported",
+                    entry.line
+                ))
+            })?;
             let def = Definition {
                 name: entry.name.clone(),
                 command: Some(entry.command.clone()),
                 builtin: None,
                 env,
                 schedule: Some(entry.schedule.clone()),
+                tz,
                 timeout: None,
                 retries: None,
                 catchup: Catchup::Latest,

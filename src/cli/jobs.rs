@@ -1,6 +1,6 @@
 //! `cronq jobs`: every job, with its schedule, status, next slot and last result.
 
-use super::output::{emit, emit_json, job_json, table, time_or_dash};
+use super::output::{emit, emit_json, job_json, local_time, table, time_or_dash};
 use super::Context;
 use crate::store::jobs;
 use anyhow::Result;
@@ -35,8 +35,11 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 }
                 .to_string(),
                 job.schedule.clone().unwrap_or_else(|| "-".to_string()),
+                job.tz.clone(),
                 if job.active { "active" } else { "inactive" }.to_string(),
                 time_or_dash(job.next_slot),
+                job.next_slot
+                    .map_or_else(|| "-".to_string(), |t| local_time(&job.tz, t)),
                 last,
                 job.command
                     .clone()
@@ -50,8 +53,10 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             "NAME",
             "KIND",
             "SCHEDULE",
+            "TZ",
             "STATUS",
             "NEXT SLOT",
+            "NEXT SLOT (TZ)",
             "LAST",
             "COMMAND",
         ],

@@ -3,8 +3,8 @@
 use super::output::emit;
 use super::Context;
 use crate::error::usage;
-use crate::schedule::Schedule;
 use crate::time::{format_time, parse_time, Timestamp};
+use crate::timetable::Timetable;
 use anyhow::Result;
 
 #[derive(clap::Args)]
@@ -17,10 +17,13 @@ pub struct Args {
     /// Slots strictly after this RFC 3339 time [default: now]
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     after: Option<Timestamp>,
+    /// Read the expression in this time zone (an IANA name); slots are still printed in UTC
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = super::add::parse_zone)]
+    tz: String,
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
-    let schedule = Schedule::parse(&args.expression).map_err(|e| usage(e.to_string()))?;
+    let schedule = Timetable::parse(&args.expression, &args.tz).map_err(usage)?;
     let mut t = args.after.unwrap_or_else(|| context.clock.now());
     let mut text = String::new();
     for _ in 0..args.count {

@@ -25,6 +25,17 @@ pub fn time_or_null(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| Value::String(format_time(t)))
 }
 
+/// `t` in the zone `tz`, as RFC 3339 with the offset (`2026-11-23T10:00:00+01:00`).
+pub fn local_time(tz: &str, t: Timestamp) -> String {
+    match (
+        crate::timetable::parse_zone(tz),
+        chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0),
+    ) {
+        (Ok(zone), Some(utc)) if tz != "UTC" => utc.with_timezone(&zone).to_rfc3339(),
+        _ => format_time(t),
+    }
+}
+
 pub fn time_or_dash(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".to_string(), format_time)
 }
@@ -64,6 +75,7 @@ pub fn job_json(job: &Job) -> Value {
         "tz": job.tz,
         "status": if job.active { "active" } else { "inactive" },
         "next_slot": time_or_null(job.next_slot),
+        "next_slot_local": job.next_slot.map(|t| local_time(&job.tz, t)),
         "last_status": job.last_status,
         "last_finished_at": time_or_null(job.last_finished_at),
         "timeout": job.timeout,

@@ -3,8 +3,8 @@
 use super::parse_column;
 use crate::builtin::Builtin;
 use crate::job::{Catchup, Overlap};
-use crate::schedule::Schedule;
 use crate::time::Timestamp;
+use crate::timetable::Timetable;
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -39,6 +39,8 @@ pub struct Definition {
     pub builtin: Option<String>,
     pub env: Option<String>,
     pub schedule: Option<String>,
+    /// IANA zone the schedule is read in.
+    pub tz: String,
     pub timeout: Option<i64>,
     pub retries: Option<i64>,
     pub catchup: Catchup,
@@ -80,6 +82,7 @@ impl Job {
             builtin: self.builtin.clone(),
             env: self.env.clone(),
             schedule: self.schedule.clone(),
+            tz: self.tz.clone(),
             timeout: self.timeout,
             retries: self.retries,
             catchup: self.catchup,
@@ -93,10 +96,10 @@ impl Job {
 /// The first slot after `from` when the job is active and scheduled; `None` otherwise.
 /// Expressions are validated before they are stored, so a parse failure here means the
 /// file was edited by hand: the job then simply has no next slot, with a warning.
-fn next_slot(schedule: Option<&str>, active: bool, from: Timestamp) -> Option<Timestamp> {
-    let expression = schedule.filter(|_| active)?;
-    match Schedule::parse(expression) {
-        Ok(s) => s.next_slot_after(from),
+fn next_slot(def: &Definition, from: Timestamp) -> Option<Timestamp> {
+    let expression = def.schedule.as_deref().filter(|_| def.active)?;
+    match Timetable::parse(expression, &def.tz) {
+        Ok(table) => table.next_slot_after(from),
         Err(e) => {
             log::warn!("{e}; the job will not be scheduled until it is fixed with `cronq edit`");
             None
@@ -141,8 +144,8 @@ pub fn due(conn: &Connection, now: Timestamp) -> Result<Vec<Job>> {
 pub fn insert(conn: &Connection, def: &Definition, now: Timestamp) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO jobs (name, command, builtin, schedule, timeout, retries, catchup, overlap, \
-         requires_target, active, last_slot, next_slot, created_at, env) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11, ?13)",
+         requires_target, active, last_slot, next_slot, created_at, env, tz) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11, ?13, ?14)",
     )?;
     stmt.execute(params![
         def.name,
@@ -156,8 +159,9 @@ pub fn insert(conn: &Connection, def: &Definition, now: Timestamp) -> Result<()>
         def.requires_target,
         def.active,
         now,
-        next_slot(def.schedule.as_deref(), def.active, now),
+        next_slot(def, now),
         def.env,
+        def.tz,
     ])?;
     Ok(())
 }
@@ -171,6 +175,7 @@ pub fn insert_builtin_job(conn: &Connection, builtin: Builtin, now: Timestamp) -
             builtin: Some(builtin.name().to_string()),
             env: None,
             schedule: Some(builtin.default_schedule().to_string()),
+            tz: "UTC".to_string(),
             timeout: None,
             retries: None,
             catchup: Catchup::Latest,
@@ -185,12 +190,9 @@ pub fn insert_builtin_job(conn: &Connection, builtin: Builtin, now: Timestamp) -
 /// Rewrites a job's definition. When its schedule changes or it becomes active, the
 /// schedule starts again from `now`: no retroactive runs.
 pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) -> Result<()> {
-    let restart = def.schedule != old.schedule || (def.active && !old.active);
+    let restart = def.schedule != old.schedule || def.tz != old.tz || (def.active && !old.active);
     let (last_slot, next) = if restart {
-        (
-            Some(now),
-            next_slot(def.schedule.as_deref(), def.active, now),
-        )
+        (Some(now), next_slot(def, now))
     } else if def.active {
         (old.last_slot, old.next_slot)
     } else {
@@ -199,7 +201,7 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
     conn.execute(
         "UPDATE jobs SET command = ?2, builtin = ?3, schedule = ?4, timeout = ?5, retries = ?6, \
          catchup = ?7, overlap = ?8, requires_target = ?9, active = ?10, last_slot = ?11, \
-         next_slot = ?12, env = ?13 WHERE id = ?1",
+         next_slot = ?12, env = ?13, tz = ?14 WHERE id = ?1",
         params![
             old.id,
             def.command,
@@ -214,6 +216,7 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
             last_slot,
             next,
             def.env,
+            def.tz,
         ],
     )?;
     Ok(())

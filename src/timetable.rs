@@ -1,0 +1,295 @@
+//! A schedule in a time zone (design §4, issue 5): slots are found on the zone's wall clock
+//! and returned as UTC instants, with Debian cron's rules where the clock jumps. Pure.
+//!
+//! - A **fixed-time** job (no `*` or `/` in its minute and hour fields) whose slot falls in
+//!   a spring-forward gap runs at the first valid time after the gap; one whose slot falls
+//!   in a fall-back overlap runs once, at the first occurrence.
+//! - A **wall-clock** job (`*` or a step in minute or hour) follows the wall clock: the
+//!   minutes of a gap do not exist for it, and the minutes of an overlap come twice.
+//!
+//! Either way each resulting instant is one slot, so exactly-once holds across every
+//! transition. Away from transitions, wall time maps to UTC by one offset; near one, the
+//! search looks at wall times a shift's width on either side, because around an overlap
+//! the order of wall times is not the order of instants.
+
+use crate::schedule::Schedule;
+use crate::time::Timestamp;
+use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// A schedule and the zone its wall clock is read in.
+#[derive(Clone, Debug)]
+pub struct Timetable {
+    schedule: Schedule,
+    zone: Option<Tz>,
+}
+
+/// Parses an IANA zone name (`Europe/Berlin`, `UTC`).
+pub fn parse_zone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone '{name}'; use an IANA name such as UTC, Europe/Berlin or America/New_York")
+    })
+}
+
+impl Timetable {
+    /// `zone` is an IANA name; `UTC` (the default) needs no conversion at all.
+    pub fn new(schedule: Schedule, zone: &str) -> Result<Timetable, String> {
+        let zone = match parse_zone(zone)? {
+            Tz::UTC | Tz::Etc__UTC => None,
+            tz => Some(tz),
+        };
+        Ok(Timetable { schedule, zone })
+    }
+
+    /// Parses both at once, with the expression's own error message.
+    pub fn parse(expression: &str, zone: &str) -> Result<Timetable, String> {
+        let schedule = Schedule::parse(expression).map_err(|e| e.to_string())?;
+        Timetable::new(schedule, zone)
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The first slot strictly after `t`.
+    pub fn next_slot_after(&self, t: Timestamp) -> Option<Timestamp> {
+        let Some(tz) = self.zone else {
+            return self.schedule.next_slot_after(t);
+        };
+        let shift = shift_near(tz, t);
+        let mut wall = local(tz, t)? - chrono::Duration::seconds(shift);
+        let mut best: Option<(Timestamp, NaiveDateTime)> = None;
+        loop {
+            wall = self.schedule.next_after(wall)?;
+            if let Some((_, found)) = best {
+                if wall > found + chrono::Duration::seconds(2 * shift) {
+                    break;
+                }
+            }
+            for instant in self.instants(tz, wall).into_iter().flatten() {
+                if instant > t && best.is_none_or(|(b, _)| instant < b) {
+                    best = Some((instant, best.map_or(wall, |(_, w)| w)));
+                }
+            }
+        }
+        best.map(|(instant, _)| instant)
+    }
+
+    /// The newest slot at or before `t`.
+    pub fn latest_slot_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
+        let Some(tz) = self.zone else {
+            return self.schedule.latest_slot_at_or_before(t);
+        };
+        let shift = shift_near(tz, t);
+        let mut wall = local(tz, t)? + chrono::Duration::seconds(shift);
+        let mut best: Option<(Timestamp, NaiveDateTime)> = None;
+        loop {
+            wall = self.schedule.latest_at_or_before(wall)?;
+            if let Some((_, found)) = best {
+                if wall < found - chrono::Duration::seconds(2 * shift) {
+                    break;
+                }
+            }
+            for instant in self.instants(tz, wall).into_iter().flatten() {
+                if instant <= t && best.is_none_or(|(b, _)| instant > b) {
+                    best = Some((instant, best.map_or(wall, |(_, w)| w)));
+                }
+            }
+            wall -= chrono::Duration::minutes(1);
+        }
+        best.map(|(instant, _)| instant)
+    }
+
+    /// `t` written in this timetable's zone, as RFC 3339 with the offset.
+    pub fn local_text(&self, t: Timestamp) -> String {
+        match (self.zone, DateTime::<Utc>::from_timestamp(t, 0)) {
+            (Some(tz), Some(utc)) => utc.with_timezone(&tz).to_rfc3339(),
+            _ => crate::time::format_time(t),
+        }
+    }
+
+    /// The instants a wall-clock slot stands for, by Debian's rules.
+    fn instants(&self, tz: Tz, wall: NaiveDateTime) -> [Option<Timestamp>; 2] {
+        match tz.from_local_datetime(&wall) {
+            chrono::LocalResult::Single(at) => [Some(at.timestamp()), None],
+            chrono::LocalResult::Ambiguous(first, second) => {
+                let (first, second) = (
+                    first.timestamp().min(second.timestamp()),
+                    first.timestamp().max(second.timestamp()),
+                );
+                if self.schedule.follows_wall_clock() {
+                    [Some(first), Some(second)]
+                } else {
+                    [Some(first), None]
+                }
+            }
+            chrono::LocalResult::None if self.schedule.follows_wall_clock() => [None, None],
+            chrono::LocalResult::None => [end_of_gap(tz, wall), None],
+        }
+    }
+}
+
+/// The wall time at `t` in `tz`.
+fn local(tz: Tz, t: Timestamp) -> Option<NaiveDateTime> {
+    Some(
+        DateTime::<Utc>::from_timestamp(t, 0)?
+            .with_timezone(&tz)
+            .naive_local(),
+    )
+}
+
+/// The UTC offset of `tz` at `t`, in seconds.
+fn offset(tz: Tz, t: Timestamp) -> i64 {
+    tz.offset_from_utc_datetime(
+        &DateTime::<Utc>::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .naive_utc(),
+    )
+    .fix()
+    .local_minus_utc() as i64
+}
+
+/// How far the offset changes within a day and a bit of `t`: 0 away from transitions,
+/// else the size of the jump (an hour, half an hour at Lord Howe).
+fn shift_near(tz: Tz, t: Timestamp) -> i64 {
+    const SPAN: i64 = 26 * 3600;
+    let offsets = [offset(tz, t - SPAN), offset(tz, t), offset(tz, t + SPAN)];
+    offsets.iter().max().unwrap_or(&0) - offsets.iter().min().unwrap_or(&0)
+}
+
+/// The first valid instant after the gap that swallowed `wall` (where the clock resumes).
+fn end_of_gap(tz: Tz, wall: NaiveDateTime) -> Option<Timestamp> {
+    let mut later = wall;
+    for _ in 0..(26 * 60) {
+        later += chrono::Duration::minutes(1);
+        if let Some(at) = tz.from_local_datetime(&later).earliest() {
+            return Some(at.timestamp());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{format_time, parse_time};
+
+    fn slots(expr: &str, zone: &str, after: &str, n: usize) -> Vec<String> {
+        let table = Timetable::parse(expr, zone).unwrap();
+        let mut t = parse_time(after).unwrap();
+        (0..n)
+            .map(|_| {
+                t = table.next_slot_after(t).unwrap();
+                format_time(t)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn utc_and_unknown_zones() {
+        assert_eq!(
+            slots("0 9 * * *", "UTC", "2026-11-23T09:00:00Z", 1),
+            ["2026-11-24T09:00:00Z"]
+        );
+        assert!(Timetable::parse("* * * * *", "Mars/Olympus")
+            .unwrap_err()
+            .contains("unknown time zone 'Mars/Olympus'"));
+    }
+
+    #[test]
+    fn new_york_spring_forward_runs_a_fixed_slot_after_the_gap() {
+        // 2026-03-08: 02:00 EST becomes 03:00 EDT (07:00 UTC); 02:30 does not exist.
+        assert_eq!(
+            slots("30 2 * * *", "America/New_York", "2026-03-07T00:00:00Z", 3),
+            [
+                "2026-03-07T07:30:00Z",
+                "2026-03-08T07:00:00Z",
+                "2026-03-09T06:30:00Z"
+            ]
+        );
+        // A wall-clock job simply has no 02:xx that night.
+        assert_eq!(
+            slots("30 * * * *", "America/New_York", "2026-03-08T05:00:00Z", 3),
+            [
+                "2026-03-08T05:30:00Z",
+                "2026-03-08T06:30:00Z",
+                "2026-03-08T07:30:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_york_fall_back_runs_a_fixed_slot_once_and_a_wall_clock_job_twice() {
+        // 2026-11-01: 02:00 EDT becomes 01:00 EST (06:00 UTC); 01:30 comes twice.
+        assert_eq!(
+            slots("30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 2),
+            ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]
+        );
+        assert_eq!(
+            slots("30 * * * *", "America/New_York", "2026-11-01T04:00:00Z", 4),
+            [
+                "2026-11-01T04:30:00Z",
+                "2026-11-01T05:30:00Z",
+                "2026-11-01T06:30:00Z",
+                "2026-11-01T07:30:00Z"
+            ]
+        );
+    }
+
+    const ZONES: [&str; 6] = [
+        "America/New_York",
+        "Europe/Berlin",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "America/Santiago",
+        "Asia/Kolkata",
+    ];
+    const EXPRESSIONS: [&str; 6] = [
+        "*/15 * * * *",
+        "30 2 * * *",
+        "0 0 * * *",
+        "45 1 * * 0",
+        "*/7 1-3 * * *",
+        "30 23 * * *",
+    ];
+
+    proptest::proptest! {
+        /// Forward and backward search agree, slots strictly increase, and each slot's wall
+        /// time is one of the schedule's, or (fixed-time jobs) the end of a gap.
+        #[test]
+        fn forward_and_backward_agree(zone in 0usize..6, expr in 0usize..6, start in 1_767_225_600i64..1_798_761_600) {
+            let table = Timetable::parse(EXPRESSIONS[expr], ZONES[zone]).unwrap();
+            let tz: Tz = ZONES[zone].parse().unwrap();
+            let mut t = start;
+            for _ in 0..20 {
+                let slot = table.next_slot_after(t).unwrap();
+                proptest::prop_assert!(slot > t);
+                proptest::prop_assert_eq!(table.latest_slot_at_or_before(slot), Some(slot));
+                // No slot lies strictly between t and the next one.
+                let before = table.latest_slot_at_or_before(slot - 1);
+                proptest::prop_assert!(before.is_none_or(|p| p <= t), "{:?} between {} and {}", before.map(format_time), format_time(t), format_time(slot));
+                let wall = local(tz, slot).unwrap();
+                let on_schedule = table.schedule().matches(wall);
+                let gap_end = !table.schedule().follows_wall_clock() && offset(tz, slot - 1) != offset(tz, slot);
+                proptest::prop_assert!(on_schedule || gap_end, "{} at {}", EXPRESSIONS[expr], format_time(slot));
+                t = slot;
+            }
+        }
+    }
+
+    #[test]
+    fn latest_walks_back_through_an_overlap() {
+        let table = Timetable::parse("*/20 * * * *", "America/New_York").unwrap();
+        let mut t = parse_time("2026-11-01T07:00:00Z").unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            let slot = table.latest_slot_at_or_before(t).unwrap();
+            seen.push(format_time(slot)[11..16].to_string());
+            t = slot - 60;
+        }
+        assert_eq!(
+            seen,
+            ["07:00", "06:40", "06:20", "06:00", "05:40", "05:20", "05:00"]
+        );
+    }
+}
