@@ -354,3 +354,45 @@ fn jobs_shows_the_next_slot_in_utc_and_in_the_zone() {
         .unwrap();
     assert_eq!(nightly["next_slot"], "2026-03-08T01:30:00Z");
 }
+
+#[test]
+fn import_takes_the_zone_from_cron_tz_lines() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    let tab = dir.path().join("crontab");
+    std::fs::write(
+        &tab,
+        "0 6 * * * echo utc\nCRON_TZ=Asia/Tokyo\n# cronq: tokyo\n0 6 * * * echo tokyo\n",
+    )
+    .unwrap();
+    let cronq = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("cronq").unwrap();
+        cmd.arg("--db")
+            .arg(&db)
+            .args(["--now", "2026-11-23T00:00:00Z"])
+            .args(args);
+        cmd
+    };
+    cronq(&["import", tab.to_str().unwrap()]).assert().success();
+    let out = cronq(&["jobs", "--json"]).output().unwrap();
+    let jobs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |name: &str| {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find("crontab-1")["next_slot"], "2026-11-23T06:00:00Z");
+    assert_eq!(find("tokyo")["tz"], "Asia/Tokyo");
+    assert_eq!(find("tokyo")["next_slot"], "2026-11-23T21:00:00Z");
+
+    std::fs::write(&tab, "CRON_TZ=Moon/Base\n0 6 * * * true\n").unwrap();
+    cronq(&["import", tab.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "line 2: CRON_TZ: unknown time zone 'Moon/Base'",
+        ));
+}
