@@ -2,29 +2,16 @@
 //! again, then ordinary passes. Afterwards every run has ended, none ran twice except as a
 //! recorded retry, and the database is intact.
 
-use assert_cmd::Command;
-use serde_json::Value;
+mod common;
+
+use common::{all_runs, cronq, rfc3339, START};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-const START: i64 = 1_795_424_400; // 2026-11-23T09:00:00Z
 const RUNS: usize = 40;
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-fn cronq(db: &Path, now: i64) -> Command {
-    let mut cmd = Command::cargo_bin("cronq").unwrap();
-    cmd.arg("--db").arg(db).arg("--now").arg(rfc3339(now));
-    cmd
-}
 
 /// A small deterministic generator, so a failure can be replayed.
 struct Lcg(u64);
@@ -37,23 +24,6 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
-}
-
-fn all_runs(db: &Path) -> Vec<Value> {
-    let out = cronq(db, START)
-        .args(["runs", "--limit", "100000", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 fn unfinished(db: &Path) -> usize {

@@ -1,51 +1,11 @@
 //! How runs execute: in parallel when asked, within their timeout, with bounded output,
 //! and with no more than `max_processes` invocations at work.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{all_runs, cronq, rfc3339, wait_for, START};
 use serde_json::Value;
-use std::path::Path;
-use std::time::{Duration, Instant};
 use tempfile::TempDir;
-
-const START: i64 = 1_795_424_400; // 2026-11-23T09:00:00Z
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-fn cronq(db: &Path, now: i64) -> Command {
-    let mut cmd = Command::cargo_bin("cronq").unwrap();
-    cmd.arg("--db").arg(db).arg("--now").arg(rfc3339(now));
-    cmd
-}
-
-fn all_runs(db: &Path) -> Vec<Value> {
-    let out = cronq(db, START)
-        .args(["runs", "--limit", "100000", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The largest resident set, in KiB, of any child this test process has waited for.
 fn max_child_rss_kib() -> i64 {

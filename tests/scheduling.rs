@@ -1,13 +1,14 @@
 //! Scheduling through the binary, with time driven by `--now`: every slot runs exactly
 //! once however the passes fall, and slots missed during downtime are handled per policy.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{rfc3339, START};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
-
-const START: i64 = 1_795_424_400; // 2026-11-23T09:00:00Z
 
 /// A scratch database and a file that jobs append their slot to.
 struct Scratch {
@@ -104,13 +105,6 @@ impl Scratch {
         rows.sort();
         rows
     }
-}
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 /// Every slot of `every_minutes` in (after, until], as RFC 3339.

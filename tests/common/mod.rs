@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests: the binary with a database and a pinned
+//! clock, RFC 3339 times, and the runs as `cronq runs --json` shows them.
+#![allow(dead_code)] // each test file uses its own subset
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// 2026-11-23T09:00:00Z, a Monday.
+pub const START: i64 = 1_795_424_400;
+
+pub fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// `cronq --db DB --now T`, ready for arguments.
+pub fn cronq(db: &Path, now: i64) -> Command {
+    let mut cmd = Command::cargo_bin("cronq").unwrap();
+    cmd.arg("--db").arg(db).arg("--now").arg(rfc3339(now));
+    cmd
+}
+
+/// Every run, newest first, as JSON objects.
+pub fn all_runs(db: &Path) -> Vec<Value> {
+    let out = cronq(db, START)
+        .args(["runs", "--limit", "100000", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Polls `done` every 10 ms for up to 20 s: for real processes, where no clock can be
+/// injected.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
