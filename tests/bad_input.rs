@@ -599,6 +599,39 @@ fn an_sqlite_database_of_something_else_is_refused_and_left_untouched() {
     );
 }
 
+#[test]
+fn a_foreign_database_in_wal_mode_is_left_without_new_files_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE contacts (name TEXT);")
+            .unwrap();
+    }
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let bytes = std::fs::read(&path).unwrap();
+    let output = cronq()
+        .arg("--db")
+        .arg(&path)
+        .args(["--now", NOW, "run"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let mut after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    after.sort();
+    let mut before = before;
+    before.sort();
+    assert_eq!(after, before, "files appeared beside the refused database");
+    assert!(std::fs::read(&path).unwrap() == bytes);
+}
+
 /// Runs `cronq --db DB --now NOW ARGS...` with stdout a pipe whose read end is already
 /// closed, and returns the output (stderr captured).
 fn with_closed_stdout(db: &Path, args: &[&str]) -> Output {

@@ -62,10 +62,6 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
         conn.busy_handler(Some(wait_for_lock))?;
-        keep_wal_files(&conn);
-        // ...but empty: a kept WAL full of old frames costs every later open a third of a
-        // millisecond. The WAL is cut back to nothing whenever it is reset or closed.
-        conn.pragma_update(None, "journal_size_limit", 0)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -79,6 +75,12 @@ impl Store {
                  {SCHEMA_VERSION}); upgrade cronq. The database was left untouched."
             );
         }
+        // Only now that the file is known to be ours: a refused file must not be left with
+        // WAL files beside it.
+        keep_wal_files(&store.conn);
+        // ...but empty: a kept WAL full of old frames costs every later open a third of a
+        // millisecond. The WAL is cut back to nothing whenever it is reset or closed.
+        store.conn.pragma_update(None, "journal_size_limit", 0)?;
         // Per connection, not stored in the file: WAL makes a crash safe without an fsync per
         // commit; a power cut may lose the last moments, which recovery treats as a crash.
         store.conn.pragma_update(None, "synchronous", "NORMAL")?;
