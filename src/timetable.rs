@@ -7,6 +7,10 @@
 //! - A **wall-clock** job (`*` or a step in minute or hour) follows the wall clock: the
 //!   minutes of a gap do not exist for it, and the minutes of an overlap come twice.
 //!
+//! Zones come from the system's time zone database (`$TZDIR` or `/usr/share/zoneinfo`, the
+//! tzdata package), as for cron itself: the rules follow the operating system's updates,
+//! and no tables are compiled into the binary (which would slow every start).
+//!
 //! Either way each resulting instant is one slot, so exactly-once holds across every
 //! transition. Away from transitions, wall time maps to UTC by one offset; near one, the
 //! search looks at wall times a shift's width on either side, because around an overlap
@@ -14,31 +18,121 @@
 
 use crate::schedule::Schedule;
 use crate::time::Timestamp;
-use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// A schedule and the zone its wall clock is read in.
+/// A time zone read from the system's database.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    rules: Arc<tz::TimeZone>,
+}
+
+/// A schedule and the zone its wall clock is read in (`None`: UTC).
 #[derive(Clone, Debug)]
 pub struct Timetable {
     schedule: Schedule,
-    zone: Option<Tz>,
+    zone: Option<Zone>,
 }
 
-/// Parses an IANA zone name (`Europe/Berlin`, `UTC`).
-pub fn parse_zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!("unknown time zone '{name}'; use an IANA name such as UTC, Europe/Berlin or America/New_York")
-    })
+/// How a wall time maps to instants.
+enum Wall {
+    Single(Timestamp),
+    /// In a fall-back overlap: the earlier and the later instant.
+    Twice(Timestamp, Timestamp),
+    /// In a spring-forward gap.
+    Missing,
+}
+
+/// Loads an IANA zone (`Europe/Berlin`, `UTC`) from the system's database; `UTC` needs none.
+/// Loaded zones are kept for the life of the process.
+pub fn parse_zone(name: &str) -> Result<Option<Zone>, String> {
+    if matches!(name, "UTC" | "Etc/UTC") {
+        return Ok(None);
+    }
+    let unknown = |why: &str| {
+        format!(
+            "unknown time zone '{name}' ({why}); use an IANA name such as UTC, Europe/Berlin or \
+             America/New_York from the system's time zone database (the tzdata package)"
+        )
+    };
+    let safe = !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if !safe {
+        return Err(unknown("not a zone name"));
+    }
+    static LOADED: OnceLock<Mutex<HashMap<String, Zone>>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(zone) = loaded.lock().ok().and_then(|m| m.get(name).cloned()) {
+        return Ok(Some(zone));
+    }
+    let dir = std::env::var_os("TZDIR")
+        .map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from);
+    let data =
+        std::fs::read(dir.join(name)).map_err(|_| unknown(&format!("not in {}", dir.display())))?;
+    let rules = tz::TimeZone::from_tz_data(&data).map_err(|_| unknown("not a zone file"))?;
+    let zone = Zone {
+        rules: Arc::new(rules),
+    };
+    if let Ok(mut map) = loaded.lock() {
+        map.insert(name.to_string(), zone.clone());
+    }
+    Ok(Some(zone))
+}
+
+impl Zone {
+    /// `t` on this zone's clock, as RFC 3339 with the offset (`2026-11-23T10:00:00+01:00`).
+    pub fn format(&self, t: Timestamp) -> String {
+        let offset = FixedOffset::east_opt(self.offset(t) as i32);
+        match (offset, DateTime::<Utc>::from_timestamp(t, 0)) {
+            (Some(offset), Some(utc)) => utc.with_timezone(&offset).to_rfc3339(),
+            _ => crate::time::format_time(t),
+        }
+    }
+
+    /// The UTC offset at `t`, in seconds.
+    fn offset(&self, t: Timestamp) -> i64 {
+        self.rules
+            .find_local_time_type(t)
+            .map_or(0, |local| local.ut_offset() as i64)
+    }
+
+    /// The wall time at `t`.
+    fn local(&self, t: Timestamp) -> Option<NaiveDateTime> {
+        Some(DateTime::<Utc>::from_timestamp(t + self.offset(t), 0)?.naive_utc())
+    }
+
+    /// The instants whose wall time is `wall`: try each offset in force within a day of
+    /// it, and keep those that hold at the instant they give.
+    fn instants(&self, wall: NaiveDateTime) -> Wall {
+        let as_utc = wall.and_utc().timestamp();
+        let mut found: Vec<Timestamp> = [as_utc - 26 * 3600, as_utc, as_utc + 26 * 3600]
+            .iter()
+            .map(|&probe| self.offset(probe))
+            .map(|offset| as_utc - offset)
+            .filter(|&instant| instant + self.offset(instant) == as_utc)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        match found[..] {
+            [] => Wall::Missing,
+            [one] => Wall::Single(one),
+            [first, .., last] => Wall::Twice(first, last),
+        }
+    }
 }
 
 impl Timetable {
     /// `zone` is an IANA name; `UTC` (the default) needs no conversion at all.
     pub fn new(schedule: Schedule, zone: &str) -> Result<Timetable, String> {
-        let zone = match parse_zone(zone)? {
-            Tz::UTC | Tz::Etc__UTC => None,
-            tz => Some(tz),
-        };
-        Ok(Timetable { schedule, zone })
+        Ok(Timetable {
+            schedule,
+            zone: parse_zone(zone)?,
+        })
     }
 
     /// Parses both at once, with the expression's own error message.
@@ -53,11 +147,11 @@ impl Timetable {
 
     /// The first slot strictly after `t`.
     pub fn next_slot_after(&self, t: Timestamp) -> Option<Timestamp> {
-        let Some(tz) = self.zone else {
+        let Some(zone) = &self.zone else {
             return self.schedule.next_slot_after(t);
         };
-        let shift = shift_near(tz, t);
-        let mut wall = local(tz, t)? - chrono::Duration::seconds(shift);
+        let shift = shift_near(zone, t);
+        let mut wall = zone.local(t)? - chrono::Duration::seconds(shift);
         let mut best: Option<(Timestamp, NaiveDateTime)> = None;
         loop {
             wall = self.schedule.next_after(wall)?;
@@ -66,7 +160,7 @@ impl Timetable {
                     break;
                 }
             }
-            for instant in self.instants(tz, wall).into_iter().flatten() {
+            for instant in self.instants(zone, wall).into_iter().flatten() {
                 if instant > t && best.is_none_or(|(b, _)| instant < b) {
                     best = Some((instant, best.map_or(wall, |(_, w)| w)));
                 }
@@ -77,11 +171,11 @@ impl Timetable {
 
     /// The newest slot at or before `t`.
     pub fn latest_slot_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
-        let Some(tz) = self.zone else {
+        let Some(zone) = &self.zone else {
             return self.schedule.latest_slot_at_or_before(t);
         };
-        let shift = shift_near(tz, t);
-        let mut wall = local(tz, t)? + chrono::Duration::seconds(shift);
+        let shift = shift_near(zone, t);
+        let mut wall = zone.local(t)? + chrono::Duration::seconds(shift);
         let mut best: Option<(Timestamp, NaiveDateTime)> = None;
         loop {
             wall = self.schedule.latest_at_or_before(wall)?;
@@ -90,7 +184,7 @@ impl Timetable {
                     break;
                 }
             }
-            for instant in self.instants(tz, wall).into_iter().flatten() {
+            for instant in self.instants(zone, wall).into_iter().flatten() {
                 if instant <= t && best.is_none_or(|(b, _)| instant > b) {
                     best = Some((instant, best.map_or(wall, |(_, w)| w)));
                 }
@@ -100,70 +194,36 @@ impl Timetable {
         best.map(|(instant, _)| instant)
     }
 
-    /// `t` written in this timetable's zone, as RFC 3339 with the offset.
-    pub fn local_text(&self, t: Timestamp) -> String {
-        match (self.zone, DateTime::<Utc>::from_timestamp(t, 0)) {
-            (Some(tz), Some(utc)) => utc.with_timezone(&tz).to_rfc3339(),
-            _ => crate::time::format_time(t),
-        }
-    }
-
     /// The instants a wall-clock slot stands for, by Debian's rules.
-    fn instants(&self, tz: Tz, wall: NaiveDateTime) -> [Option<Timestamp>; 2] {
-        match tz.from_local_datetime(&wall) {
-            chrono::LocalResult::Single(at) => [Some(at.timestamp()), None],
-            chrono::LocalResult::Ambiguous(first, second) => {
-                let (first, second) = (
-                    first.timestamp().min(second.timestamp()),
-                    first.timestamp().max(second.timestamp()),
-                );
-                if self.schedule.follows_wall_clock() {
-                    [Some(first), Some(second)]
-                } else {
-                    [Some(first), None]
-                }
+    fn instants(&self, zone: &Zone, wall: NaiveDateTime) -> [Option<Timestamp>; 2] {
+        match zone.instants(wall) {
+            Wall::Single(at) => [Some(at), None],
+            Wall::Twice(first, second) if self.schedule.follows_wall_clock() => {
+                [Some(first), Some(second)]
             }
-            chrono::LocalResult::None if self.schedule.follows_wall_clock() => [None, None],
-            chrono::LocalResult::None => [end_of_gap(tz, wall), None],
+            Wall::Twice(first, _) => [Some(first), None],
+            Wall::Missing if self.schedule.follows_wall_clock() => [None, None],
+            Wall::Missing => [end_of_gap(zone, wall), None],
         }
     }
-}
-
-/// The wall time at `t` in `tz`.
-fn local(tz: Tz, t: Timestamp) -> Option<NaiveDateTime> {
-    Some(
-        DateTime::<Utc>::from_timestamp(t, 0)?
-            .with_timezone(&tz)
-            .naive_local(),
-    )
-}
-
-/// The UTC offset of `tz` at `t`, in seconds.
-fn offset(tz: Tz, t: Timestamp) -> i64 {
-    tz.offset_from_utc_datetime(
-        &DateTime::<Utc>::from_timestamp(t, 0)
-            .unwrap_or_default()
-            .naive_utc(),
-    )
-    .fix()
-    .local_minus_utc() as i64
 }
 
 /// How far the offset changes within a day and a bit of `t`: 0 away from transitions,
 /// else the size of the jump (an hour, half an hour at Lord Howe).
-fn shift_near(tz: Tz, t: Timestamp) -> i64 {
+fn shift_near(zone: &Zone, t: Timestamp) -> i64 {
     const SPAN: i64 = 26 * 3600;
-    let offsets = [offset(tz, t - SPAN), offset(tz, t), offset(tz, t + SPAN)];
+    let offsets = [zone.offset(t - SPAN), zone.offset(t), zone.offset(t + SPAN)];
     offsets.iter().max().unwrap_or(&0) - offsets.iter().min().unwrap_or(&0)
 }
 
 /// The first valid instant after the gap that swallowed `wall` (where the clock resumes).
-fn end_of_gap(tz: Tz, wall: NaiveDateTime) -> Option<Timestamp> {
+fn end_of_gap(zone: &Zone, wall: NaiveDateTime) -> Option<Timestamp> {
     let mut later = wall;
     for _ in 0..(26 * 60) {
         later += chrono::Duration::minutes(1);
-        if let Some(at) = tz.from_local_datetime(&later).earliest() {
-            return Some(at.timestamp());
+        match zone.instants(later) {
+            Wall::Single(at) | Wall::Twice(at, _) => return Some(at),
+            Wall::Missing => {}
         }
     }
     None
@@ -259,7 +319,7 @@ mod tests {
         #[test]
         fn forward_and_backward_agree(zone in 0usize..6, expr in 0usize..6, start in 1_767_225_600i64..1_798_761_600) {
             let table = Timetable::parse(EXPRESSIONS[expr], ZONES[zone]).unwrap();
-            let tz: Tz = ZONES[zone].parse().unwrap();
+            let rules = parse_zone(ZONES[zone]).unwrap().unwrap();
             let mut t = start;
             for _ in 0..20 {
                 let slot = table.next_slot_after(t).unwrap();
@@ -268,9 +328,9 @@ mod tests {
                 // No slot lies strictly between t and the next one.
                 let before = table.latest_slot_at_or_before(slot - 1);
                 proptest::prop_assert!(before.is_none_or(|p| p <= t), "{:?} between {} and {}", before.map(format_time), format_time(t), format_time(slot));
-                let wall = local(tz, slot).unwrap();
+                let wall = rules.local(slot).unwrap();
                 let on_schedule = table.schedule().matches(wall);
-                let gap_end = !table.schedule().follows_wall_clock() && offset(tz, slot - 1) != offset(tz, slot);
+                let gap_end = !table.schedule().follows_wall_clock() && rules.offset(slot - 1) != rules.offset(slot);
                 proptest::prop_assert!(on_schedule || gap_end, "{} at {}", EXPRESSIONS[expr], format_time(slot));
                 t = slot;
             }

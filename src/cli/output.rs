@@ -27,11 +27,8 @@ pub fn time_or_null(t: Option<Timestamp>) -> Value {
 
 /// `t` in the zone `tz`, as RFC 3339 with the offset (`2026-11-23T10:00:00+01:00`).
 pub fn local_time(tz: &str, t: Timestamp) -> String {
-    match (
-        crate::timetable::parse_zone(tz),
-        chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0),
-    ) {
-        (Ok(zone), Some(utc)) if tz != "UTC" => utc.with_timezone(&zone).to_rfc3339(),
+    match crate::timetable::parse_zone(tz) {
+        Ok(Some(zone)) => zone.format(t),
         _ => format_time(t),
     }
 }
