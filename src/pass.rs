@@ -61,11 +61,15 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
         return Ok(Summary::default());
     }
     let settings = store::settings::load(store.conn())?;
-    if work.running {
+    let work = if work.running {
+        // Recovery may put runs back in the queue: ask again what is due.
         recover_stale(&mut store, now, &settings)?;
-    }
+        store::pending_work(store.conn(), now)?
+    } else {
+        work
+    };
     let mut worker = None;
-    let claimed = if work.due_slots || work.due_runs || work.running {
+    let claimed = if work.due_slots || work.due_runs {
         // Planning goes on when every worker slot is busy: slots are never lost to a busy
         // machine, their runs just wait for a free invocation.
         worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
