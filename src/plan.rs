@@ -7,7 +7,7 @@
 //! empty: nothing is planned twice.
 
 use crate::job::{Catchup, Overlap};
-use crate::time::{format_time, Timestamp};
+use crate::time::{format_time, human_duration, Timestamp};
 use crate::timetable::Timetable;
 
 /// A pass records at most this many slots of one job individually; older ones in the
@@ -123,17 +123,6 @@ pub fn plan(schedule: &Timetable, state: &JobState, now: Timestamp, grace: i64) 
     Plan {
         decisions,
         last_slot: newest,
-    }
-}
-
-/// `3h05m`, `12m`, `45s`: a lateness an operator reads at a glance.
-pub fn human_duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
     }
 }
 

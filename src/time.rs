@@ -20,6 +20,17 @@ pub fn format_time(t: Timestamp) -> String {
         .unwrap_or_else(|| format!("@{t}"))
 }
 
+/// `3h05m`, `12m`, `45s`: a lateness an operator reads at a glance.
+pub fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 /// The source of "now" for every scheduling decision.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {

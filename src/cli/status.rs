@@ -6,10 +6,9 @@ use super::output::{emit, emit_json, time_or_null};
 use super::Context;
 use crate::heartbeat;
 use crate::owner;
-use crate::plan::human_duration;
 use crate::recover::{self, Decision};
 use crate::store::{self, runs};
-use crate::time::format_time;
+use crate::time::{format_time, human_duration};
 use anyhow::Result;
 use serde_json::json;
 
