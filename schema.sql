@@ -54,6 +54,9 @@ CREATE TABLE runs (
     owner_started INTEGER,
     pgid          INTEGER,                      -- the job's process group
     pgid_started  INTEGER,                      -- start time of the group's leader
+    claim         INTEGER NOT NULL DEFAULT 0,   -- fence: raised by every claim; writes name it
+    started_boot  INTEGER,                      -- seconds since boot at start (CLOCK_BOOTTIME)
+    interruptions INTEGER NOT NULL DEFAULT 0,   -- times a shutdown stopped it and queued it again
     UNIQUE (job, slot)                          -- a slot becomes at most one run, ever
 );
 

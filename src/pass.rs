@@ -13,9 +13,9 @@ use crate::recover::{self, Decision};
 use crate::run;
 use crate::settings::Settings;
 use crate::shutdown;
-use crate::store::runs::Outcome;
+use crate::store::runs::{Claim, Outcome, Owner, Run, Start};
 use crate::store::{self, jobs, runs, Store};
-use crate::time::{format_time, Clock, Timestamp};
+use crate::time::{format_time, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
@@ -68,102 +68,149 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
     } else {
         work
     };
-    let mut worker = None;
-    let claimed = if work.due_slots || work.due_runs {
-        // Planning goes on when every worker slot is busy: slots are never lost to a busy
-        // machine, their runs just wait for a free invocation.
-        worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
-        let portion = if worker.is_some() {
-            settings.jobs_max_portion
-        } else {
-            log::info!(
-                "all {} worker slots are busy; planning only",
-                settings.max_processes
-            );
-            0
-        };
-        let me = owner::this_process();
-        store.write(|tx| {
-            plan_due_slots(tx, now, &settings)?;
-            runs::claim(tx, now, portion, &me)
-        })?
-    } else {
-        Vec::new()
-    };
+    if !(work.due_slots || work.due_runs) {
+        return Ok(Summary::default());
+    }
+    // Planning goes on when every worker slot is busy: slots are never lost to a busy
+    // machine, their runs just wait for a free invocation.
+    let worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
+    if worker.is_none() {
+        log::info!(
+            "all {} worker slots are busy; planning only",
+            settings.max_processes
+        );
+    }
+    let taker = Taker::new(&settings);
+    let first = store.write(|tx| {
+        plan_due_slots(tx, now, &settings)?;
+        match worker {
+            Some(_) if settings.jobs_max_portion > 0 => taker.take(tx, now),
+            _ => Ok(None),
+        }
+    })?;
     drop(lock);
 
-    let summary = if settings.jobs_run_in_parallel {
-        execute_in_children(&mut store, clock, &claimed, settings.jobs_pool_concurrency)?
-    } else {
-        execute_here(&mut store, &claimed, &settings, clock)?
+    let summary = match first {
+        None => Summary::default(),
+        Some(first) if settings.jobs_run_in_parallel => {
+            execute_in_children(&mut store, clock, first, &taker, &settings)?
+        }
+        Some(first) => execute_here(&mut store, clock, first, &taker, &settings)?,
     };
     drop(worker);
     Ok(summary)
 }
 
-/// Carries out the claimed runs one by one in this process.
+/// Claims due runs for this pass, one at a time and only when it is about to start one:
+/// a run waiting behind others stays pending, visible and takeable by another invocation,
+/// and its timeout cannot run out before it starts.
+struct Taker {
+    me: Owner,
+    start_here: bool,
+}
+
+impl Taker {
+    fn new(settings: &Settings) -> Taker {
+        Taker {
+            me: owner::this_process(),
+            start_here: !settings.jobs_run_in_parallel,
+        }
+    }
+
+    /// Claims the next due run: started at once in sequential mode; for a child process
+    /// to start in parallel mode.
+    fn take(&self, tx: &Connection, now: Timestamp) -> Result<Option<(Run, Claim)>> {
+        let start = if self.start_here {
+            Start::Now {
+                since_boot: since_boot(),
+            }
+        } else {
+            Start::Later
+        };
+        runs::claim_next(tx, now, &self.me, start)
+    }
+}
+
+/// Carries out due runs one by one in this process, up to the portion.
 fn execute_here(
     store: &mut Store,
-    claimed: &[i64],
-    settings: &Settings,
     clock: &Clock,
+    first: (Run, Claim),
+    taker: &Taker,
+    settings: &Settings,
 ) -> Result<Summary> {
-    let me = std::process::id() as i64;
     let mut summary = Summary::default();
-    for (i, &id) in claimed.iter().enumerate() {
-        if shutdown::requested() {
-            requeue_unstarted(store, &claimed[i..])?;
+    let mut next = Some(first);
+    let mut taken = 0;
+    while let Some((run, claim)) = next.take() {
+        taken += 1;
+        let job = jobs::get(store.conn(), &run.job)?;
+        let ending = run::carry_out(store, &run, &claim, job.as_ref(), settings, clock, false)?;
+        summary.count(run::report(&run, &ending));
+        if taken >= settings.jobs_max_portion || shutdown::requested() {
             break;
         }
-        let Some(run) = runs::get(store.conn(), id)? else {
-            continue;
-        };
-        let job = jobs::get(store.conn(), &run.job)?;
-        let ending = run::carry_out(store, &run, job.as_ref(), settings, clock, false, me)?;
-        summary.count(run::report(&run, &ending));
+        next = store.write(|tx| taker.take(tx, clock.now()))?;
     }
     Ok(summary)
 }
 
-/// Carries out the claimed runs in child processes, at most `concurrency` at once. Each
-/// child opens its own connection and records its own result, so this process may die
-/// mid-pass without losing any of them. On shutdown no more children start, the claimed
-/// runs left are queued again, and the running children are told to stop.
+/// Carries out due runs in child processes, at most `jobs_pool_concurrency` at once and
+/// up to the portion, claiming each just before its child starts. Each child opens its
+/// own connection, starts the run under the claim it is handed and records its own
+/// result, so this process may die mid-pass without losing any of them. On shutdown no
+/// more runs are claimed and the running children are told to stop.
 fn execute_in_children(
     store: &mut Store,
     clock: &Clock,
-    claimed: &[i64],
-    concurrency: i64,
+    first: (Run, Claim),
+    taker: &Taker,
+    settings: &Settings,
 ) -> Result<Summary> {
     let exe =
         std::env::current_exe().context("cannot find this program to start child processes")?;
     let db = store.path().to_path_buf();
-    let me = std::process::id().to_string();
     let (done, finished) = mpsc::channel();
-    let mut next = 0;
+    let mut next = Some(first);
+    let mut taken = 0;
+    let mut drained = false;
     let mut children: HashSet<u32> = HashSet::new();
     let mut stopping = false;
     let mut summary = Summary::default();
     loop {
         if !stopping && shutdown::requested() {
             stopping = true;
-            requeue_unstarted(store, &claimed[next..])?;
-            next = claimed.len();
             for pid in &children {
                 // SAFETY: kill has no memory effects; these are our own unreaped children.
                 unsafe { libc::kill(*pid as i32, libc::SIGTERM) };
             }
         }
-        while !stopping && (children.len() as i64) < concurrency && next < claimed.len() {
-            let id = claimed[next];
-            next += 1;
+        while !stopping
+            && !drained
+            && (children.len() as i64) < settings.jobs_pool_concurrency
+            && taken < settings.jobs_max_portion
+        {
+            let claimed = match next.take() {
+                Some(claimed) => Some(claimed),
+                None => store.write(|tx| taker.take(tx, clock.now()))?,
+            };
+            let Some((run, claim)) = claimed else {
+                drained = true;
+                break;
+            };
+            taken += 1;
             let mut child = Command::new(&exe);
             child.arg("--db").arg(&db);
             if let Some(now) = clock.pinned() {
                 child.args(["--now", &format_time(now)]);
             }
             child
-                .args(["execute-run", &id.to_string(), "--claimed-by", &me])
+                .args([
+                    "execute-run",
+                    &run.id.to_string(),
+                    "--claim",
+                    &claim.token.to_string(),
+                ])
                 .stdin(Stdio::null());
             match child.spawn() {
                 Ok(mut child) => {
@@ -175,14 +222,14 @@ fn execute_in_children(
                     });
                 }
                 Err(e) => {
-                    // Still claimed by this process and never started: the first pass after
-                    // this one ends puts it back in the queue.
-                    log::error!("run {id}: cannot start a child process: {e}");
+                    log::error!("run {}: cannot start a child process: {e}", run.id);
+                    let reason = format!("not started: cannot start a child process: {e}");
+                    store.write(|tx| runs::requeue(tx, &claim, &reason))?;
                     summary.count(false);
                 }
             }
         }
-        if children.is_empty() && (stopping || next >= claimed.len()) {
+        if children.is_empty() {
             break;
         }
         match finished.recv_timeout(Duration::from_millis(100)) {
@@ -197,31 +244,23 @@ fn execute_in_children(
     Ok(summary)
 }
 
-/// Puts claimed runs that this process will not start back in the queue.
-fn requeue_unstarted(store: &mut Store, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    log::warn!("shutting down: {} claimed run(s) queued again", ids.len());
-    store.write(|tx| {
-        for &id in ids {
-            runs::requeue(tx, id, "not started: cronq was shutting down")?;
-        }
-        Ok(())
-    })
-}
-
-/// Ends runs whose owner provably died, and runs long past their timeout.
+/// Ends runs whose owner provably died, and runs long past their timeout. Every write is
+/// fenced by the claim as recovery read it.
 fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Result<()> {
     let here = owner::this_process();
+    let moment = recover::Now {
+        wall: now,
+        since_boot: since_boot(),
+    };
     store.write(|tx| {
         for stale in runs::running(tx, settings.job_timeout)? {
-            let decision = recover::judge(&stale, &recover::probe(&stale, &here), now);
+            let decision = recover::judge(&stale, &recover::probe(&stale, &here), moment);
             match decision {
                 Decision::Leave => {}
                 Decision::Requeue(reason) => {
-                    log::warn!("job {} run {}: {reason}; queued again", stale.job, stale.id);
-                    runs::requeue(tx, stale.id, &reason)?;
+                    if runs::requeue(tx, &stale.claim, &reason)? {
+                        log::warn!("job {} run {}: {reason}; queued again", stale.job, stale.id);
+                    }
                 }
                 Decision::Fail { reason, kill } => {
                     if let (true, Some(pgid)) = (kill, stale.pgid) {
@@ -238,7 +277,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                         output: String::new(),
                         duration_ms: 0,
                     };
-                    let ending = run::settle(tx, &run, &outcome, now)?;
+                    let ending = run::settle(tx, &run, &stale.claim, &outcome, now)?;
                     log::warn!("{} (recovered)", run::describe(&run, &ending));
                 }
             }

@@ -4,13 +4,22 @@
 //! A run is stale only when it provably is: its owner is gone on this host and boot, and
 //! so is the job's process group (a job orphaned by a killed runner keeps its run until
 //! it ends, so it is never started twice at once); or it has been running for longer than
-//! its timeout plus a grace, whoever owns it.
+//! its timeout plus a grace. On its own boot, how long a run has been running is read on
+//! the boot clock, which never steps: a wall clock stepped forward does not make a healthy
+//! job look overdue. A run that was claimed but has not started has no timeout yet.
 
 use crate::owner;
+use crate::store::runs::Claim;
 use crate::time::Timestamp;
 
-/// Beyond a run's timeout (and the kill grace), how long before any pass calls it stale.
+/// Beyond a run's timeout (and the kill grace), how long before a pass calls it stale
+/// when its age is read on the wall clock (another host, or a run from before the boot
+/// clock was recorded): room for clocks that disagree.
 pub const STALE_GRACE: i64 = 60;
+
+/// The same, when its age is read on this boot's clock: room only for a runner that is
+/// slow to record a result after it killed its job.
+pub const BOOT_CLOCK_GRACE: i64 = 10;
 
 /// A running run as recovery sees it.
 #[derive(Clone, Debug)]
@@ -19,6 +28,8 @@ pub struct RunningRun {
     pub job: String,
     pub claimed_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
+    /// Seconds since boot when it started, on its owner's boot.
+    pub started_boot: Option<i64>,
     pub timeout: i64,
     pub owner_host: Option<String>,
     pub owner_boot_id: Option<String>,
@@ -26,6 +37,8 @@ pub struct RunningRun {
     pub owner_started: Option<i64>,
     pub pgid: Option<i64>,
     pub pgid_started: Option<i64>,
+    /// The claim as it stands: recovery's own writes are fenced by it.
+    pub claim: Claim,
 }
 
 /// What the operating system says about a run's processes.
@@ -37,6 +50,13 @@ pub struct Liveness {
     pub rebooted: bool,
     pub owner_alive: bool,
     pub job_alive: bool,
+}
+
+/// The two clocks a judgement reads: the wall clock (or `--now`), and the boot clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    pub wall: Timestamp,
+    pub since_boot: i64,
 }
 
 /// What to do with a running run.
@@ -51,10 +71,23 @@ pub enum Decision {
     Fail { reason: String, kill: bool },
 }
 
-pub fn judge(run: &RunningRun, live: &Liveness, now: Timestamp) -> Decision {
-    let since = run.started_at.or(run.claimed_at).unwrap_or(now);
-    let deadline = since + run.timeout + crate::exec::KILL_GRACE.as_secs() as i64 + STALE_GRACE;
-    let overdue = now > deadline;
+/// How long a started run has been running, and the grace that goes with the clock it
+/// was read on.
+fn age(run: &RunningRun, live: &Liveness, now: Now) -> Option<(i64, i64)> {
+    let started_at = run.started_at?;
+    Some(match run.started_boot {
+        Some(started) if live.same_boot => (now.since_boot - started, BOOT_CLOCK_GRACE),
+        _ => (now.wall - started_at, STALE_GRACE),
+    })
+}
+
+pub fn judge(run: &RunningRun, live: &Liveness, now: Now) -> Decision {
+    let kill_grace = crate::exec::KILL_GRACE.as_secs() as i64;
+    // How far past its timeout a started run is, once that is beyond the graces.
+    let overdue = age(run, live, now).and_then(|(age, grace)| {
+        let late = age - run.timeout;
+        (late > kill_grace + grace).then_some(late)
+    });
     let owner = run
         .owner_pid
         .map_or_else(|| "?".to_string(), |p| p.to_string());
@@ -62,36 +95,32 @@ pub fn judge(run: &RunningRun, live: &Liveness, now: Timestamp) -> Decision {
         return gone(run, "the machine rebooted while it was running".to_string());
     }
     if !live.same_boot {
-        return if overdue {
-            Decision::Fail {
+        return match overdue {
+            Some(late) => Decision::Fail {
                 reason: format!(
-                    "still running {} s past its timeout on host {} (cannot be checked from here)",
-                    now - since - run.timeout,
+                    "still running {late} s past its timeout on host {} (cannot be checked from here)",
                     run.owner_host.as_deref().unwrap_or("?")
                 ),
                 kill: false,
-            }
-        } else {
-            Decision::Leave
+            },
+            None => Decision::Leave,
         };
     }
-    if overdue && (live.owner_alive || live.job_alive) {
-        return Decision::Fail {
+    let alive = live.owner_alive || live.job_alive;
+    match overdue {
+        Some(late) if alive => Decision::Fail {
             reason: format!(
-                "still running {} s past its timeout of {} s; killed",
-                now - since - run.timeout,
+                "still running {late} s past its timeout of {} s; killed",
                 run.timeout
             ),
             kill: true,
-        };
+        },
+        _ if alive => Decision::Leave,
+        _ => gone(
+            run,
+            format!("its runner (pid {owner}) died: crash, kill -9 or power loss"),
+        ),
     }
-    if live.owner_alive || live.job_alive {
-        return Decision::Leave;
-    }
-    gone(
-        run,
-        format!("its runner (pid {owner}) died: crash, kill -9 or power loss"),
-    )
 }
 
 fn gone(run: &RunningRun, reason: String) -> Decision {
@@ -143,19 +172,34 @@ pub fn probe(run: &RunningRun, here: &crate::store::runs::Owner) -> Liveness {
 mod tests {
     use super::*;
 
-    fn run(started: Option<Timestamp>) -> RunningRun {
+    /// Claimed at wall time 1000, started then (boot clock 500) when `started`.
+    fn run(started: bool) -> RunningRun {
         RunningRun {
             id: 7,
             job: "j".into(),
             claimed_at: Some(1000),
-            started_at: started,
+            started_at: started.then_some(1000),
+            started_boot: started.then_some(500),
             timeout: 600,
             owner_host: Some("h".into()),
             owner_boot_id: Some("b".into()),
             owner_pid: Some(42),
             owner_started: Some(1),
-            pgid: started.map(|_| 43),
+            pgid: started.then_some(43),
             pgid_started: Some(2),
+            claim: Claim {
+                run: 7,
+                token: 1,
+                attempt: 1,
+            },
+        }
+    }
+
+    /// `seconds` after the start, on both clocks.
+    fn after(seconds: i64) -> Now {
+        Now {
+            wall: 1000 + seconds,
+            since_boot: 500 + seconds,
         }
     }
 
@@ -166,9 +210,17 @@ mod tests {
         job_alive: false,
     };
 
+    const ALIVE: Liveness = Liveness {
+        owner_alive: true,
+        ..HERE
+    };
+
+    /// Just past the timeout, the kill grace and the boot-clock grace.
+    const OVERDUE: i64 = 600 + 5 + BOOT_CLOCK_GRACE + 1;
+
     #[test]
     fn a_dead_owner_with_a_dead_job_fails_the_attempt() {
-        let d = judge(&run(Some(1000)), &HERE, 1100);
+        let d = judge(&run(true), &HERE, after(100));
         assert!(
             matches!(d, Decision::Fail { kill: false, ref reason } if reason.contains("pid 42) died")),
             "{d:?}"
@@ -178,7 +230,7 @@ mod tests {
     #[test]
     fn a_run_never_started_goes_back_to_the_queue() {
         assert!(matches!(
-            judge(&run(None), &HERE, 1100),
+            judge(&run(false), &HERE, after(100)),
             Decision::Requeue(_)
         ));
     }
@@ -189,32 +241,64 @@ mod tests {
             job_alive: true,
             ..HERE
         };
-        assert_eq!(judge(&run(Some(1000)), &live, 1500), Decision::Leave);
-        let late = 1000 + 600 + 5 + STALE_GRACE + 1;
+        assert_eq!(judge(&run(true), &live, after(500)), Decision::Leave);
         assert!(matches!(
-            judge(&run(Some(1000)), &live, late),
+            judge(&run(true), &live, after(OVERDUE)),
             Decision::Fail { kill: true, .. }
         ));
     }
 
     #[test]
-    fn a_live_owner_is_left_alone() {
-        let live = Liveness {
-            owner_alive: true,
-            ..HERE
-        };
-        assert_eq!(judge(&run(Some(1000)), &live, 1200), Decision::Leave);
+    fn a_live_owner_is_left_alone_until_overdue() {
+        assert_eq!(judge(&run(true), &ALIVE, after(200)), Decision::Leave);
+        assert_eq!(
+            judge(&run(true), &ALIVE, after(OVERDUE - 1)),
+            Decision::Leave
+        );
+        assert!(matches!(
+            judge(&run(true), &ALIVE, after(OVERDUE)),
+            Decision::Fail { kill: true, .. }
+        ));
     }
 
     #[test]
-    fn another_host_is_judged_by_the_timeout_only() {
+    fn a_claimed_run_has_no_timeout_before_it_starts() {
+        // Its claimer (a parallel pass about to start a child) is alive: however long ago
+        // the claim was, nothing has run, so nothing can be past its timeout.
+        assert_eq!(judge(&run(false), &ALIVE, after(100_000)), Decision::Leave);
+    }
+
+    #[test]
+    fn a_wall_clock_step_does_not_make_a_healthy_run_overdue() {
+        // Two hours later on the wall clock, five minutes on the boot clock.
+        let stepped = Now {
+            wall: 1000 + 7200,
+            since_boot: 500 + 300,
+        };
+        assert_eq!(judge(&run(true), &ALIVE, stepped), Decision::Leave);
+        // ...and a step backwards does not hide a run that is overdue.
+        let back = Now {
+            wall: 1000 - 7200,
+            since_boot: 500 + OVERDUE,
+        };
+        assert!(matches!(
+            judge(&run(true), &ALIVE, back),
+            Decision::Fail { kill: true, .. }
+        ));
+    }
+
+    #[test]
+    fn another_host_is_judged_by_the_wall_clock_only() {
         let elsewhere = Liveness {
             same_boot: false,
             ..HERE
         };
-        assert_eq!(judge(&run(Some(1000)), &elsewhere, 1200), Decision::Leave);
+        assert_eq!(
+            judge(&run(true), &elsewhere, after(600 + 5 + STALE_GRACE)),
+            Decision::Leave
+        );
         assert!(matches!(
-            judge(&run(Some(1000)), &elsewhere, 9999),
+            judge(&run(true), &elsewhere, after(600 + 5 + STALE_GRACE + 1)),
             Decision::Fail { kill: false, .. }
         ));
     }
@@ -227,11 +311,11 @@ mod tests {
             ..HERE
         };
         assert!(matches!(
-            judge(&run(Some(1000)), &rebooted, 1001),
+            judge(&run(true), &rebooted, after(1)),
             Decision::Fail { kill: false, .. }
         ));
         assert!(matches!(
-            judge(&run(None), &rebooted, 1001),
+            judge(&run(false), &rebooted, after(1)),
             Decision::Requeue(_)
         ));
     }

@@ -8,7 +8,7 @@ use crate::owner;
 use crate::retry::retry_delay;
 use crate::settings::Settings;
 use crate::store::jobs::{self, Job};
-use crate::store::runs::{self, Outcome, Run};
+use crate::store::runs::{self, Claim, Outcome, Run};
 use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
 use anyhow::Result;
@@ -29,56 +29,80 @@ pub enum Ending {
     },
     /// Stopped by a shutdown and queued again, due at once.
     Requeued(String),
-    /// Not carried out, or its result not recorded, because recovery had taken the run
-    /// back (its claimer was thought dead); the reason says which.
+    /// Its result not recorded, because the run's claim was taken back (recovery judged
+    /// it stale and it may already run elsewhere).
     Abandoned(String),
 }
 
-/// Executes `run`, claimed by process `claimed_by`, and records the result. `foreground`
-/// is run-job's way: the command's output is copied to this process's stdout and stderr,
-/// and a shutdown request (Ctrl-C) stops the job at once and counts as its failure.
+/// After this many shutdowns stopped a run, the next one counts as a failed attempt: a
+/// restart costs no retry, and a job that stops its own runner cannot loop for ever.
+pub const MAX_INTERRUPTIONS: i64 = 3;
+
+/// How often a runner makes sure, while its job runs, that it still holds the run.
+pub const CLAIM_CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// Executes `run`, which `claim` holds and which has been started, and records the
+/// result. `foreground` is run-job's way: the command's output is copied to this
+/// process's stdout and stderr, and a shutdown request (Ctrl-C) stops the job at once and
+/// counts as its failure.
 pub fn carry_out(
     store: &mut Store,
     run: &Run,
+    claim: &Claim,
     job: Option<&Job>,
     settings: &Settings,
     clock: &Clock,
     foreground: bool,
-    claimed_by: i64,
 ) -> Result<Ending> {
-    let me = owner::this_process();
-    let now = clock.now();
-    if !store.write(|tx| runs::start(tx, run.id, now, &me, claimed_by))? {
-        return Ok(Ending::Abandoned(
-            "taken back by recovery before it started".to_string(),
-        ));
-    }
     let outcome = match job {
         None => failure(format!("job '{}' no longer exists", run.job), None),
-        Some(job) => execute(store, run, job, settings, clock, foreground),
+        Some(job) => execute(store, run, claim, job, settings, clock, foreground),
     };
     let now = clock.now();
-    store.write(|tx| settle(tx, run, &outcome, now))
+    store.write(|tx| settle(tx, run, claim, &outcome, now))
 }
 
-/// Records how an attempt ended, retrying a failure while attempts remain.
-pub fn settle(tx: &Connection, run: &Run, outcome: &Outcome, now: Timestamp) -> Result<Ending> {
+/// Records how an attempt ended, retrying a failure while attempts remain. Nothing is
+/// recorded when `claim` no longer holds the run.
+pub fn settle(
+    tx: &Connection,
+    run: &Run,
+    claim: &Claim,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<Ending> {
+    let lost = || {
+        Ending::Abandoned(
+            "its claim was taken back (the run was judged stale); this result was not recorded"
+                .to_string(),
+        )
+    };
     let reason = outcome.error.clone().unwrap_or_default();
-    if outcome.interrupted {
-        return Ok(if runs::interrupt(tx, run.id, outcome, now)? {
+    if outcome.interrupted && run.interruptions + 1 < MAX_INTERRUPTIONS {
+        return Ok(if runs::interrupt(tx, claim, outcome, now)? {
             Ending::Requeued(reason)
         } else {
-            Ending::Abandoned(
-                "recovery had already ended it; this result was not recorded".to_string(),
-            )
+            lost()
         });
     }
+    let counted;
+    let outcome = if outcome.interrupted {
+        counted = Outcome {
+            interrupted: false,
+            error: Some(format!(
+                "{reason} (stopped by a shutdown {MAX_INTERRUPTIONS} times: this time counts as a failed attempt)"
+            )),
+            ..outcome.clone()
+        };
+        &counted
+    } else {
+        outcome
+    };
+    let reason = outcome.error.clone().unwrap_or_default();
     let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
         .then(|| now + retry_delay(run.id, run.attempt));
-    if !runs::finish(tx, run.id, outcome, retry_at, now)? {
-        return Ok(Ending::Abandoned(
-            "recovery had already ended it; this result was not recorded".to_string(),
-        ));
+    if !runs::finish(tx, claim, outcome, retry_at, now)? {
+        return Ok(lost());
     }
     if retry_at.is_none() {
         jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
@@ -125,6 +149,7 @@ pub fn describe(run: &Run, ending: &Ending) -> String {
 fn execute(
     store: &mut Store,
     run: &Run,
+    claim: &Claim,
     job: &Job,
     settings: &Settings,
     clock: &Clock,
@@ -178,9 +203,13 @@ fn execute(
     };
     let pgid = running.pgid();
     let leader_started = owner::process_start_time(pgid);
-    if let Err(e) = store.write(|tx| runs::set_group(tx, run.id, pgid, leader_started)) {
+    match store.write(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
+        Ok(true) => {}
+        // Taken back between the start and now: the supervisor's first look at the claim
+        // stops the job.
+        Ok(false) => log::warn!("run {}: its claim was taken back as it started", run.id),
         // The job runs on; recovery can still find it by its environment.
-        log::warn!("run {}: cannot record its process group: {e:#}", run.id);
+        Err(e) => log::warn!("run {}: cannot record its process group: {e:#}", run.id),
     }
     let finished = running.wait();
     Outcome {

@@ -383,7 +383,7 @@ fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_run
         &format!("echo $CRONQ_RUN_ID >> {}", quick_log.display()),
     );
     db.ok(T0, &["settings", "shutdown_grace", "1"]);
-    // One pass claims all three; the blocker runs first (priority), the others wait.
+    // The blocker runs first (priority); the others wait, pending, for their turn.
     let blocker = db.enqueue(T0, &["blocker", "--priority", "10"]);
     let quick: Vec<i64> = (0..2).map(|_| db.enqueue(T0, &["quick"])).collect();
 
@@ -394,7 +394,11 @@ fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_run
     let bg_pid = read_pid(&bg).unwrap();
     assert!(!process_gone(bg_pid));
     for id in &quick {
-        assert_eq!(db.run(*id)["status"], "running", "claimed by the same pass");
+        assert_eq!(
+            db.run(*id)["status"],
+            "pending",
+            "a run waiting behind another stays pending, takeable by another invocation"
+        );
     }
 
     daemon.signal(libc::SIGTERM);
@@ -403,11 +407,11 @@ fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_run
 
     let run = db.run(blocker);
     assert_eq!(run["status"], "pending", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["attempt"], 1, "a shutdown costs no attempt: {run}");
     assert_eq!(run["error"], SHUTDOWN_ERROR, "{run}");
     for id in &quick {
         let run = db.run(*id);
-        assert_eq!(run["status"], "pending", "claimed, never started: {run}");
+        assert_eq!(run["status"], "pending", "never claimed: {run}");
         assert_eq!(run["attempt"], 1, "no attempt used: {run}");
     }
     assert!(!quick_log.exists(), "a run started after the shutdown");
@@ -457,7 +461,7 @@ fn sigterm_also_kills_a_background_process_that_ignores_sigterm() {
     );
     let run = db.run(id);
     assert_eq!(run["status"], "pending", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["attempt"], 1, "a shutdown costs no attempt: {run}");
     assert_eq!(run["error"], SHUTDOWN_ERROR, "{run}");
 }
 
@@ -481,7 +485,7 @@ fn sigterm_in_parallel_mode_requeues_the_run_and_kills_the_job() {
     );
     let run = db.run(id);
     assert_eq!(run["status"], "pending", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["attempt"], 1, "a shutdown costs no attempt: {run}");
     assert_eq!(run["error"], SHUTDOWN_ERROR, "{run}");
     wait_for(
         Duration::from_secs(2),

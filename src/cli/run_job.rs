@@ -5,7 +5,8 @@ use crate::error::usage;
 use crate::job::RunStatus;
 use crate::owner;
 use crate::run::{self, Ending};
-use crate::store::runs::{self, Request};
+use crate::store::runs::{self, Request, Start};
+use crate::time::since_boot;
 use anyhow::{Context as _, Result};
 
 #[derive(clap::Args)]
@@ -69,20 +70,23 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         max_attempts: 1,
     };
     let me = owner::this_process();
-    let id = store.write(|tx| {
-        let id = runs::insert_request(tx, &request, RunStatus::Pending, now)?;
-        runs::take(tx, id, now, &me)?;
-        Ok(id)
-    })?;
-    let run = runs::get(store.conn(), id)?.context("the run just recorded is gone")?;
+    let start = Start::Now {
+        since_boot: since_boot(),
+    };
+    let (run, claim) = store
+        .write(|tx| {
+            let id = runs::insert_request(tx, &request, RunStatus::Pending, now)?;
+            runs::claim(tx, id, now, &me, start)
+        })?
+        .context("the run just recorded could not be claimed")?;
     let ending = run::carry_out(
         &mut store,
         &run,
+        &claim,
         Some(&job),
         &settings,
         &context.clock,
         true,
-        me.pid,
     )?;
     match ending {
         Ending::Succeeded => Ok(0),

@@ -8,7 +8,7 @@ use crate::heartbeat;
 use crate::owner;
 use crate::recover::{self, Decision};
 use crate::store::{self, runs};
-use crate::time::{format_time, human_duration};
+use crate::time::{format_time, human_duration, since_boot};
 use anyhow::Result;
 use serde_json::json;
 
@@ -43,9 +43,13 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     }
 
     let here = owner::this_process();
+    let moment = recover::Now {
+        wall: now,
+        since_boot: since_boot(),
+    };
     let mut stuck = Vec::new();
     for run in runs::running(conn, settings.job_timeout)? {
-        let reason = match recover::judge(&run, &recover::probe(&run, &here), now) {
+        let reason = match recover::judge(&run, &recover::probe(&run, &here), moment) {
             Decision::Leave => continue,
             Decision::Requeue(reason) => reason,
             Decision::Fail { reason, .. } => reason,

@@ -17,8 +17,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The version `schema.sql` creates; kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// How a database of each older version becomes the next one: `MIGRATIONS[v - 1]` takes
+/// version `v` to `v + 1`. Each runs in one transaction with the version bump.
+const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
+    // 1 -> 2: fenced claims, the boot-clock start, bounded shutdown requeues.
+    "ALTER TABLE runs ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE runs ADD COLUMN started_boot INTEGER;
+     ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;",
+];
 
 /// How long a statement waits for another invocation's write transaction, in attempts
 /// about a millisecond apart.
@@ -69,6 +78,8 @@ impl Store {
         let version = store.user_version()?;
         if version == 0 {
             store.create_schema(now)?;
+        } else if version < SCHEMA_VERSION {
+            store.migrate()?;
         } else if version > SCHEMA_VERSION {
             bail!(
                 "{shown} was written by a newer cronq (schema version {version}; this cronq knows \
@@ -111,6 +122,33 @@ impl Store {
         self.conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .with_context(|| describe_failure(&self.path))
+    }
+
+    /// Brings a database of an older version up to `SCHEMA_VERSION`, one version per
+    /// transaction; another invocation that migrated first leaves nothing to do.
+    fn migrate(&mut self) -> Result<()> {
+        let shown = self.path.display().to_string();
+        loop {
+            let done = self.write(|tx| {
+                let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+                let Some(step) = usize::try_from(version - 1)
+                    .ok()
+                    .and_then(|i| MIGRATIONS.get(i))
+                else {
+                    return Ok(true);
+                };
+                tx.execute_batch(step)?;
+                tx.pragma_update(None, "user_version", version + 1)?;
+                log::info!(
+                    "{shown}: schema upgraded from version {version} to {}",
+                    version + 1
+                );
+                Ok(false)
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
     }
 
     fn create_schema(&mut self, now: Timestamp) -> Result<()> {

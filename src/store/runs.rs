@@ -26,10 +26,13 @@ pub struct Run {
     pub duration_ms: Option<i64>,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
+    /// How often a shutdown stopped it and queued it again.
+    pub interruptions: i64,
 }
 
 const COLUMNS: &str = "id, job, slot, status, priority, due_at, attempt, max_attempts, \
-    target_id, target_type, data, created_at, started_at, finished_at, duration_ms, exit_code, error";
+    target_id, target_type, data, created_at, started_at, finished_at, duration_ms, exit_code, error, interruptions";
+const COLUMN_COUNT: usize = 18;
 
 fn from_row(row: &Row) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -50,6 +53,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Run> {
         duration_ms: row.get(14)?,
         exit_code: row.get(15)?,
         error: row.get(16)?,
+        interruptions: row.get(17)?,
     })
 }
 
@@ -135,74 +139,165 @@ pub fn unfinished_of(conn: &Connection, job: &str) -> Result<Option<i64>> {
     Ok(stmt.query_row([job], |row| row.get(0)).optional()?)
 }
 
-/// Marks up to `limit` due pending runs as running for `owner`: higher priority first,
-/// then earlier due time, then lower id. Returns their ids in that order.
-pub fn claim(conn: &Connection, now: Timestamp, limit: i64, owner: &Owner) -> Result<Vec<i64>> {
-    let ids: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM runs WHERE status = 'pending' AND due_at <= ?1 \
-             ORDER BY priority DESC, due_at, id LIMIT ?2",
-        )?;
-        let ids = stmt.query_map(params![now, limit], |row| row.get(0))?;
-        ids.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        take(conn, *id, now, owner)?;
-    }
-    Ok(ids)
+/// The proof a runner holds that a run is still its own. Every claim raises the run's
+/// `claim` counter, and every write after it (start, process group, result, requeue)
+/// names the token, the attempt and the run: a runner whose claim was taken back (its run
+/// judged stale and given to another) changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub run: i64,
+    pub token: i64,
+    pub attempt: i64,
 }
 
-/// Marks one pending run as running for `owner`; false when it was not pending.
-pub fn take(conn: &Connection, id: i64, now: Timestamp, owner: &Owner) -> Result<bool> {
+/// When a claimed run starts: at once in this process, or in a child process that will
+/// start it with `start` (parallel mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Started now; the seconds since boot at this moment (the clock that never steps).
+    Now {
+        since_boot: i64,
+    },
+    Later,
+}
+
+/// Claims the first due pending run (higher priority first, then earlier due time, then
+/// lower id) for `owner`. Runs are claimed one at a time, just before they start: a run
+/// waiting behind others stays pending, visible and takeable by another invocation.
+pub fn claim_next(
+    conn: &Connection,
+    now: Timestamp,
+    owner: &Owner,
+    start: Start,
+) -> Result<Option<(Run, Claim)>> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE runs SET status = 'running', claimed_at = ?2, owner_host = ?3, owner_boot_id = ?4, \
-         owner_pid = ?5, owner_started = ?6 WHERE id = ?1 AND status = 'pending'",
+        "SELECT id FROM runs WHERE status = 'pending' AND due_at <= ?1 \
+         ORDER BY priority DESC, due_at, id LIMIT 1",
     )?;
-    let changed = stmt.execute(params![
-        id,
-        now,
-        owner.host,
-        owner.boot_id,
-        owner.pid,
-        owner.started
-    ])?;
-    Ok(changed == 1)
+    let Some(id) = stmt.query_row([now], |row| row.get(0)).optional()? else {
+        return Ok(None);
+    };
+    claim(conn, id, now, owner, start)
 }
 
-/// Starts a claimed run for `me`: only while it is still running, claimed by
-/// `claimed_by` and not yet started. False means recovery took it back in between (its
-/// claimer died), and it must not be started.
-pub fn start(
+/// Claims run `id` for `owner` if it is pending; `None` when it is not.
+pub fn claim(
     conn: &Connection,
     id: i64,
     now: Timestamp,
+    owner: &Owner,
+    start: Start,
+) -> Result<Option<(Run, Claim)>> {
+    let (started_at, started_boot) = match start {
+        Start::Now { since_boot } => (Some(now), Some(since_boot)),
+        Start::Later => (None, None),
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = ?2, \
+         started_at = ?3, started_boot = ?4, owner_host = ?5, owner_boot_id = ?6, \
+         owner_pid = ?7, owner_started = ?8, pgid = NULL, pgid_started = NULL \
+         WHERE id = ?1 AND status = 'pending' RETURNING {COLUMNS}, claim"
+    ))?;
+    let claimed = stmt
+        .query_row(
+            params![
+                id,
+                now,
+                started_at,
+                started_boot,
+                owner.host,
+                owner.boot_id,
+                owner.pid,
+                owner.started
+            ],
+            |row| {
+                let run = from_row(row)?;
+                let token = row.get(COLUMN_COUNT)?;
+                Ok((run, token))
+            },
+        )
+        .optional()?;
+    Ok(claimed.map(|(run, token)| {
+        let claim = Claim {
+            run: run.id,
+            token,
+            attempt: run.attempt,
+        };
+        (run, claim)
+    }))
+}
+
+/// Starts a run claimed for a child process: `me` becomes its owner. False when the
+/// claim is no longer held or the run already started; it must then not be started.
+pub fn start(
+    conn: &Connection,
+    claim: &Claim,
+    now: Timestamp,
+    since_boot: i64,
     me: &Owner,
-    claimed_by: i64,
 ) -> Result<bool> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE runs SET started_at = ?2, owner_host = ?3, owner_boot_id = ?4, owner_pid = ?5, \
-         owner_started = ?6 WHERE id = ?1 AND status = 'running' AND owner_pid = ?7 AND started_at IS NULL",
+        "UPDATE runs SET started_at = ?4, started_boot = ?5, owner_host = ?6, \
+         owner_boot_id = ?7, owner_pid = ?8, owner_started = ?9 \
+         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running' \
+         AND started_at IS NULL",
     )?;
     let changed = stmt.execute(params![
-        id, now, me.host, me.boot_id, me.pid, me.started, claimed_by
+        claim.run,
+        claim.token,
+        claim.attempt,
+        now,
+        since_boot,
+        me.host,
+        me.boot_id,
+        me.pid,
+        me.started
     ])?;
     Ok(changed == 1)
 }
 
+/// Whether `claim` still holds its run: the runner asks while its job runs, and stops the
+/// job when the answer is no.
+pub fn still_held(conn: &Connection, claim: &Claim) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND claim = ?2 AND attempt = ?3 \
+         AND status = 'running')",
+    )?;
+    Ok(
+        stmt.query_row(params![claim.run, claim.token, claim.attempt], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
 /// Records the job's process group, and when its leader started (to tell it from a
-/// later group that reuses the number).
-pub fn set_group(conn: &Connection, id: i64, pgid: i64, leader_started: Option<i64>) -> Result<()> {
-    let mut stmt =
-        conn.prepare_cached("UPDATE runs SET pgid = ?2, pgid_started = ?3 WHERE id = ?1")?;
-    stmt.execute(params![id, pgid, leader_started])?;
-    Ok(())
+/// later group that reuses the number). False when the claim is gone.
+pub fn set_group(
+    conn: &Connection,
+    claim: &Claim,
+    pgid: i64,
+    leader_started: Option<i64>,
+) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE runs SET pgid = ?4, pgid_started = ?5 \
+         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
+    )?;
+    let changed = stmt.execute(params![
+        claim.run,
+        claim.token,
+        claim.attempt,
+        pgid,
+        leader_started
+    ])?;
+    Ok(changed == 1)
 }
 
 /// Every running run, with its effective timeout, for recovery.
 pub fn running(conn: &Connection, default_timeout: i64) -> Result<Vec<crate::recover::RunningRun>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.job, r.claimed_at, r.started_at, coalesce(j.timeout, ?1), r.owner_host, \
-         r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started \
+         r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started, r.claim, \
+         r.attempt, r.started_boot \
          FROM runs r LEFT JOIN jobs j ON j.name = r.job WHERE r.status = 'running'",
     )?;
     let rows = stmt.query_map([default_timeout], |row| {
@@ -218,33 +313,54 @@ pub fn running(conn: &Connection, default_timeout: i64) -> Result<Vec<crate::rec
             owner_started: row.get(8)?,
             pgid: row.get(9)?,
             pgid_started: row.get(10)?,
+            claim: Claim {
+                run: row.get(0)?,
+                token: row.get(11)?,
+                attempt: row.get(12)?,
+            },
+            started_boot: row.get(13)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Puts a run stopped by a shutdown back in the queue, due now. It gets another attempt
-/// even if it had used its last one: the stop was not its failure.
-pub fn interrupt(conn: &Connection, id: i64, result: &Outcome, now: Timestamp) -> Result<bool> {
+/// Puts a run stopped by a shutdown back in the queue, due now, with the same attempt:
+/// the stop was not its failure, so it costs no retry. The caller bounds how often.
+pub fn interrupt(
+    conn: &Connection,
+    claim: &Claim,
+    result: &Outcome,
+    now: Timestamp,
+) -> Result<bool> {
     let changed = conn.execute(
-        "UPDATE runs SET status = 'pending', attempt = attempt + 1, \
-         max_attempts = max(max_attempts, attempt + 1), due_at = ?2, error = ?3, output = ?4, \
-         duration_ms = ?5, claimed_at = NULL, started_at = NULL, owner_host = NULL, \
-         owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
-         pgid_started = NULL WHERE id = ?1 AND status = 'running'",
-        params![id, now, result.error, result.output, result.duration_ms],
+        "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, due_at = ?4, \
+         error = ?5, output = ?6, duration_ms = ?7, claimed_at = NULL, started_at = NULL, \
+         started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
+         owner_started = NULL, pgid = NULL, pgid_started = NULL \
+         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
+        params![
+            claim.run,
+            claim.token,
+            claim.attempt,
+            now,
+            result.error,
+            result.output,
+            result.duration_ms
+        ],
     )?;
     Ok(changed == 1)
 }
 
 /// Puts a claimed run that never started back in the queue, with no attempt used.
-pub fn requeue(conn: &Connection, id: i64, reason: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE runs SET status = 'pending', error = ?2, claimed_at = NULL, owner_host = NULL, \
-         owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL WHERE id = ?1 AND status = 'running'",
-        params![id, reason],
+pub fn requeue(conn: &Connection, claim: &Claim, reason: &str) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE runs SET status = 'pending', error = ?4, claimed_at = NULL, started_at = NULL, \
+         started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
+         owner_started = NULL WHERE id = ?1 AND claim = ?2 AND attempt = ?3 \
+         AND status = 'running' AND started_at IS NULL",
+        params![claim.run, claim.token, claim.attempt, reason],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// How an attempt ended.
@@ -260,10 +376,10 @@ pub struct Outcome {
 }
 
 /// Records a finished attempt: final (`success`/`failed`), or when `retry_at` is given,
-/// back to pending for another attempt at that time.
+/// back to pending for another attempt at that time. False when the claim is gone.
 pub fn finish(
     conn: &Connection,
-    id: i64,
+    claim: &Claim,
     result: &Outcome,
     retry_at: Option<Timestamp>,
     now: Timestamp,
@@ -271,11 +387,14 @@ pub fn finish(
     let changed = match retry_at {
         None => {
             let mut stmt = conn.prepare_cached(
-                "UPDATE runs SET status = ?2, finished_at = ?3, exit_code = ?4, error = ?5, output = ?6, \
-                 duration_ms = ?7 WHERE id = ?1 AND status = 'running'",
+                "UPDATE runs SET status = ?4, finished_at = ?5, exit_code = ?6, error = ?7, \
+                 output = ?8, duration_ms = ?9 \
+                 WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
             )?;
             stmt.execute(params![
-                id,
+                claim.run,
+                claim.token,
+                claim.attempt,
                 result.status.as_str(),
                 now,
                 result.exit_code,
@@ -286,13 +405,17 @@ pub fn finish(
         }
         Some(at) => {
             let mut stmt = conn.prepare_cached(
-                "UPDATE runs SET status = 'pending', attempt = attempt + 1, due_at = ?2, exit_code = ?3, \
-                 error = ?4, output = ?5, duration_ms = ?6, claimed_at = NULL, started_at = NULL, \
-                 finished_at = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
-                 owner_started = NULL, pgid = NULL, pgid_started = NULL WHERE id = ?1 AND status = 'running'",
+                "UPDATE runs SET status = 'pending', attempt = attempt + 1, due_at = ?4, \
+                 exit_code = ?5, error = ?6, output = ?7, duration_ms = ?8, claimed_at = NULL, \
+                 started_at = NULL, started_boot = NULL, finished_at = NULL, owner_host = NULL, \
+                 owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
+                 pgid_started = NULL \
+                 WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
             )?;
             stmt.execute(params![
-                id,
+                claim.run,
+                claim.token,
+                claim.attempt,
                 at,
                 result.exit_code,
                 result.error,
