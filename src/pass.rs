@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::shutdown;
 use crate::store::runs::{Claim, Outcome, Owner, Run, Start};
 use crate::store::{self, jobs, runs, Store};
-use crate::time::{format_time, since_boot, Clock, Timestamp};
+use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
@@ -297,11 +297,14 @@ fn plan_due_slots(tx: &Connection, now: Timestamp, settings: &Settings) -> Resul
         {
             Some(Ok(schedule)) => schedule,
             Some(Err(e)) => {
+                // Most often a zone that cannot be read for a moment (a tzdata upgrade, a
+                // wrong TZDIR): look again next minute, keeping the last slot, so the job
+                // catches up by its policy once the zone reads again.
                 log::warn!(
-                    "job {}: {e}; not scheduled until fixed with `cronq edit`",
+                    "job {}: {e}; its slots cannot be computed: trying again next minute",
                     job.name
                 );
-                jobs::advance(tx, job.id, last_slot, None)?;
+                jobs::advance(tx, job.id, last_slot, Some(next_minute(now)))?;
                 continue;
             }
             None => {

@@ -20,6 +20,11 @@ pub fn format_time(t: Timestamp) -> String {
         .unwrap_or_else(|| format!("@{t}"))
 }
 
+/// The first whole minute after `t`: when a schedule that could not be read is tried again.
+pub fn next_minute(t: Timestamp) -> Timestamp {
+    (t.div_euclid(60) + 1) * 60
+}
+
 /// `3h05m`, `12m`, `45s`: a lateness an operator reads at a glance.
 pub fn human_duration(seconds: i64) -> String {
     let s = seconds.max(0);

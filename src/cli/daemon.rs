@@ -11,9 +11,12 @@ pub struct Args {
     /// Seconds between passes [default: setting daemon_interval]
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     interval: Option<u64>,
+    #[command(flatten)]
+    time_travel: super::run::TimeTravel,
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
+    args.time_travel.check(&context.clock)?;
     shutdown::install()?;
     let db = context.db_path()?;
     log::info!("daemon started on {}", db.display());

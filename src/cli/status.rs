@@ -7,8 +7,10 @@ use super::Context;
 use crate::heartbeat;
 use crate::owner;
 use crate::recover::{self, Decision};
+use crate::store::jobs::{self, Job};
 use crate::store::{self, runs};
-use crate::time::{format_time, human_duration, since_boot};
+use crate::timetable::Timetable;
+use crate::time::{format_time, human_duration, since_boot, Timestamp};
 use anyhow::Result;
 use serde_json::json;
 
@@ -59,6 +61,12 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             run.id, run.job
         ));
         stuck.push(json!({"id": run.id, "job": run.job, "reason": reason}));
+    }
+
+    for job in jobs::list(conn)? {
+        if let Some(problem) = schedule_problem(&job, now, settings.catchup_grace) {
+            problems.push(format!("job {}: {problem}", job.name));
+        }
     }
 
     let counts: Vec<(String, i64)> = {
@@ -133,4 +141,33 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         emit(&text)?;
     }
     Ok(if healthy { 0 } else { 1 })
+}
+
+/// What keeps an active scheduled job from running when it should: a schedule that cannot
+/// be computed (a zone that cannot be read), no next slot at all, or a schedule moved past
+/// the present (a pass ran with `--now` in the future, or the clock stepped back).
+fn schedule_problem(job: &Job, now: Timestamp, grace: i64) -> Option<String> {
+    let expression = job.schedule.as_deref().filter(|_| job.active)?;
+    if let Err(e) = Timetable::parse(expression, &job.tz) {
+        return Some(format!(
+            "its slots cannot be computed ({e}); passes try again every minute"
+        ));
+    }
+    if job.next_slot.is_none() {
+        return Some(format!(
+            "active, but its schedule '{expression}' has no next slot; \
+             `cronq disable {0}` then `cronq enable {0}` starts it again from now",
+            job.name
+        ));
+    }
+    match job.last_slot {
+        Some(last) if last > now + grace => Some(format!(
+            "its schedule was moved ahead to {} (a pass with --now in the future, or a clock \
+             that stepped back): nothing runs until then; `cronq disable {1}` then \
+             `cronq enable {1}` starts it again from now",
+            format_time(last),
+            job.name
+        )),
+        _ => None,
+    }
 }

@@ -94,15 +94,16 @@ impl Job {
 }
 
 /// The first slot after `from` when the job is active and scheduled; `None` otherwise.
-/// Expressions are validated before they are stored, so a parse failure here means the
-/// file was edited by hand: the job then simply has no next slot, with a warning.
+/// Expressions and zones are validated before they are stored, so a failure here is most
+/// often a zone that cannot be read for a moment: the next pass after the next minute
+/// tries again, and `cronq status` reports the job until it reads.
 fn next_slot(def: &Definition, from: Timestamp) -> Option<Timestamp> {
     let expression = def.schedule.as_deref().filter(|_| def.active)?;
     match Timetable::parse(expression, &def.tz) {
         Ok(table) => table.next_slot_after(from),
         Err(e) => {
-            log::warn!("{e}; the job will not be scheduled until it is fixed with `cronq edit`");
-            None
+            log::warn!("{e}; its slots cannot be computed: a pass tries again next minute");
+            Some(crate::time::next_minute(from))
         }
     }
 }
