@@ -1,5 +1,6 @@
-//! How data reaches stdout: aligned tables for people, JSON for programs (snake_case keys,
-//! RFC 3339 UTC times, `null` for empty values). A closed pipe ends output quietly.
+//! How text reaches the operator. Data goes to stdout: aligned tables for people, JSON for
+//! programs (snake_case keys, RFC 3339 UTC times, `null` for empty values); a closed pipe
+//! ends it quietly. Messages go to stderr, and a failure to write them is ignored.
 
 use crate::store::jobs::Job;
 use crate::store::runs::Run;
@@ -15,6 +16,13 @@ pub fn emit(text: &str) -> Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// Writes one line to stderr. A message nobody can read (stderr closed, `2>&1 | true`) is
+/// dropped: `eprintln!` would panic and turn the command's exit code into 101.
+pub fn print_to_stderr(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|_| err.flush());
 }
 
 pub fn emit_json(value: &Value) -> Result<()> {
