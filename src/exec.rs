@@ -71,7 +71,8 @@ pub struct Finished {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub stopped: Option<Stop>,
-    pub output: String,
+    /// The kept tail, as the bytes the job wrote (not necessarily UTF-8).
+    pub output: Vec<u8>,
     pub duration: Duration,
 }
 
@@ -231,7 +232,7 @@ impl Running {
             exit_code,
             signal,
             stopped,
-            output: tail.text(),
+            output: tail.into_bytes(),
             duration: self.started.elapsed(),
         }
     }
@@ -338,17 +339,19 @@ impl Tail {
         self.bytes.extend(keep);
     }
 
-    fn text(&self) -> String {
-        let (a, b) = self.bytes.as_slices();
-        let text = String::from_utf8_lossy(&[a, b].concat()).into_owned();
-        if self.dropped > 0 {
+    /// The kept bytes, after a one-line note of how many came before them (if any).
+    fn into_bytes(self) -> Vec<u8> {
+        let mut output = if self.dropped > 0 {
             format!(
-                "[cronq: {} earlier bytes of output not kept]\n{text}",
+                "[cronq: {} earlier bytes of output not kept]\n",
                 self.dropped
             )
+            .into_bytes()
         } else {
-            text
-        }
+            Vec::new()
+        };
+        output.extend(self.bytes);
+        output
     }
 }
 
@@ -374,9 +377,8 @@ mod tests {
             Duration::from_secs(10),
         );
         assert_eq!(f.exit_code, Some(3));
-        assert!(
-            f.output.contains("out\n") && f.output.contains("err\n") && f.output.contains("yes\n")
-        );
+        let output = String::from_utf8_lossy(&f.output);
+        assert!(output.contains("out\n") && output.contains("err\n") && output.contains("yes\n"));
         assert_eq!(f.failure(Duration::from_secs(10)).unwrap(), "exit status 3");
     }
 
@@ -387,21 +389,21 @@ mod tests {
             Duration::from_secs(10),
         );
         assert!(f.success());
+        let note = "[cronq: 234468 earlier bytes of output not kept]\n";
         assert!(
-            f.output
-                .starts_with("[cronq: 234468 earlier bytes of output not kept]\n"),
+            f.output.starts_with(note.as_bytes()),
             "{}",
-            &f.output[..80]
+            String::from_utf8_lossy(&f.output[..80])
         );
-        assert!(f.output.ends_with("xEND\n"));
-        assert!(f.output.len() < OUTPUT_LIMIT + 100);
+        assert!(f.output.ends_with(b"xEND\n"));
+        assert_eq!(f.output.len(), note.len() + OUTPUT_LIMIT);
     }
 
     #[test]
     fn a_timeout_kills_the_whole_group() {
         let f = run("sleep 30 & sleep 30; echo never", Duration::from_secs(1));
         assert_eq!(f.stopped, Some(Stop::TimedOut));
-        assert!(!f.output.contains("never"));
+        assert!(!String::from_utf8_lossy(&f.output).contains("never"));
         assert_eq!(
             f.failure(Duration::from_secs(1)).unwrap(),
             "timed out after 1 s"

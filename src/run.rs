@@ -148,7 +148,7 @@ fn execute(
                     status: RunStatus::Success,
                     exit_code: None,
                     error: None,
-                    output: text,
+                    output: text.into_bytes(),
                     duration_ms,
                 }
             }
@@ -232,7 +232,7 @@ fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {
         status: RunStatus::Failed,
         exit_code: None,
         error: Some(reason),
-        output: String::new(),
+        output: Vec::new(),
         duration_ms: duration_ms.unwrap_or(0),
     }
 }

@@ -148,3 +148,200 @@ fn a_closed_stderr_pipe_is_the_same_from_a_shell() {
     );
     assert_eq!(db.last_run_of("failing")["status"], "failed");
 }
+
+/// A `printf` format (for `/bin/sh`) that prints every byte value once, 0x00 to 0xff.
+fn printf_every_byte() -> String {
+    let format: String = (0..=255u8).map(|b| format!("\\{b:03o}")).collect();
+    format!("printf '{format}'")
+}
+
+fn every_byte() -> Vec<u8> {
+    (0..=255u8).collect()
+}
+
+/// Sets columns of run `id` directly, as any writer (an older release, a script) may have.
+fn set_run_columns(db: &Path, id: i64, assignments: &str, values: &[&dyn rusqlite::ToSql]) {
+    let conn = rusqlite::Connection::open(db).expect("open the database");
+    let changed = conn
+        .execute(
+            &format!("UPDATE runs SET {assignments} WHERE id = {id}"),
+            values,
+        )
+        .expect("update the run");
+    assert_eq!(changed, 1);
+}
+
+/// Runs `cronq ... ARGS` under `script`, so that its stdout is a terminal; returns what the
+/// terminal received, with the terminal's `\r\n` line ends back as `\n`.
+fn on_a_terminal(db: &Db, args: &str) -> Vec<u8> {
+    let command = format!(
+        "'{}' --db '{}' --now {NOW} {args}",
+        assert_cmd::cargo::cargo_bin("cronq").display(),
+        db.path.display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CRONQ_DB")
+        .env_remove("CRONQ_NOW")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(output.status.success(), "cronq {args} on a terminal failed");
+    let mut bytes = Vec::with_capacity(output.stdout.len());
+    for (i, &b) in output.stdout.iter().enumerate() {
+        if !(b == b'\r' && output.stdout.get(i + 1) == Some(&b'\n')) {
+            bytes.push(b);
+        }
+    }
+    bytes
+}
+
+/// Whether `bytes` hold a control character a terminal acts on: C0 but `\n` and `\t`,
+/// DEL, or a C1 control (as a raw byte or encoded in UTF-8).
+fn has_terminal_controls(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .any(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || (0x80..0xa0).contains(&b))
+        || String::from_utf8_lossy(bytes)
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[test]
+fn binary_output_is_kept_as_at_most_64_kib_of_bytes_and_show_raw_returns_them_exactly() {
+    let db = Db::new();
+    let command = format!(
+        "printf '\\033]0;pwned\\007'; head -c 100000 /dev/urandom; {}",
+        printf_every_byte()
+    );
+    db.ok(&["add", "binary", "--", &command]);
+    db.ok(&["enqueue", "binary"]);
+    db.ok(&["run"]);
+    assert_eq!(db.last_run_of("binary")["status"], "success");
+
+    let raw = db
+        .cronq(&["show", "1", "--raw"])
+        .output()
+        .expect("cronq runs");
+    assert!(raw.status.success(), "{}", text(&raw.stderr));
+    let written = 10 + 100_000 + 256;
+    let note = format!(
+        "[cronq: {} earlier bytes of output not kept]\n",
+        written - 64 * 1024
+    );
+    assert_eq!(raw.stdout.len(), note.len() + 64 * 1024);
+    assert!(raw.stdout.starts_with(note.as_bytes()));
+    assert!(raw.stdout.ends_with(&every_byte()));
+
+    // JSON has no bytes: there the output is text, invalid UTF-8 replaced by U+FFFD.
+    let json: Value =
+        serde_json::from_str(&db.ok(&["show", "1", "--json"])).expect("show --json is JSON");
+    let output = json["output"].as_str().expect("output is a string");
+    assert!(output.starts_with(&note), "{}", &output[..80]);
+    assert!(output.contains('\u{fffd}'));
+}
+
+#[test]
+fn show_raw_writes_only_the_output_and_reads_text_rows_of_the_previous_release() {
+    let db = Db::new();
+    db.ok(&["add", "bytes", "--", &printf_every_byte()]);
+    db.ok(&["run-job", "bytes"]);
+    let raw = db
+        .cronq(&["show", "1", "--raw"])
+        .output()
+        .expect("cronq runs");
+    assert_eq!(raw.stdout, every_byte());
+
+    // The previous release stored output as TEXT.
+    set_run_columns(&db.path, 1, "output = ?1", &[&"old\ntext"]);
+    let raw = db
+        .cronq(&["show", "1", "--raw"])
+        .output()
+        .expect("cronq runs");
+    assert_eq!(text(&raw.stdout), "old\ntext");
+    let json: Value = serde_json::from_str(&db.ok(&["show", "1", "--json"])).expect("JSON");
+    assert_eq!(json["output"], "old\ntext");
+
+    db.cronq(&["show", "1", "--raw", "--json"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot be used with"));
+}
+
+/// A run of a job that prints an OSC title sequence and bytes that are not UTF-8, with
+/// escape sequences in its target id, target type, data and reason.
+fn run_with_escape_sequences() -> Db {
+    let db = Db::new();
+    db.ok(&[
+        "add",
+        "hostile",
+        "--",
+        "printf 'title \\033]0;pwned\\007 bytes \\200\\377 c1 \\302\\233 tab\\there\\n'",
+    ]);
+    db.ok(&["run-job", "hostile"]);
+    set_run_columns(
+        &db.path,
+        1,
+        "target_id = ?1, target_type = ?2, data = ?3, error = ?4",
+        &[
+            &"\u{1b}]0;pwned\u{7}",
+            &"Account\u{1b}[2J",
+            &"\"\u{9b}31m\"",
+            &"line\nbreak\r",
+        ],
+    );
+    db
+}
+
+const HOSTILE_OUTPUT: &[u8] = b"title \x1b]0;pwned\x07 bytes \x80\xff c1 \xc2\x9b tab\there\n";
+const ESCAPED_OUTPUT: &str = "title \\x1b]0;pwned\\x07 bytes \\x80\\xff c1 \\u{9b} tab\there\n";
+const ESCAPED_FIELDS: &str = "target id: \\x1b]0;pwned\\x07\n\
+     target type: Account\\x1b[2J\n\
+     data: \"\\u{9b}31m\"\n\
+     reason: line\\x0abreak\\x0d\n";
+
+#[test]
+fn show_escapes_untrusted_fields_and_writes_the_output_as_bytes_to_a_pipe() {
+    let db = run_with_escape_sequences();
+    let shown = db.cronq(&["show", "1"]).output().expect("cronq runs");
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let separator = b"output:\n";
+    let at = shown
+        .stdout
+        .windows(separator.len())
+        .position(|w| w == separator)
+        .expect("an output section");
+    let (fields, output) = shown.stdout.split_at(at + separator.len());
+    assert!(!has_terminal_controls(fields), "{}", text(fields));
+    assert!(text(fields).contains(ESCAPED_FIELDS), "{}", text(fields));
+    assert_eq!(output, HOSTILE_OUTPUT);
+}
+
+#[test]
+fn show_on_a_terminal_escapes_the_output_too() {
+    let db = run_with_escape_sequences();
+    let screen = on_a_terminal(&db, "show 1");
+    assert!(!has_terminal_controls(&screen), "{}", text(&screen));
+    let screen = text(&screen);
+    assert!(screen.contains(ESCAPED_FIELDS), "{screen}");
+    assert!(
+        screen.ends_with(&format!("output:\n{ESCAPED_OUTPUT}")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn tables_escape_their_cells() {
+    let db = run_with_escape_sequences();
+    db.ok(&["add", "titled", "--", "echo \u{1b}]0;pwned\u{7}"]);
+    let jobs = db.ok(&["jobs"]);
+    assert!(!has_terminal_controls(jobs.as_bytes()), "{jobs}");
+    assert!(jobs.contains("echo \\x1b]0;pwned\\x07"), "{jobs}");
+    let runs = db.ok(&["runs"]);
+    assert!(!has_terminal_controls(runs.as_bytes()), "{runs}");
+    assert!(runs.contains("line\\x0abreak\\x0d"), "{runs}");
+    // The same on a terminal.
+    let screen = on_a_terminal(&db, "jobs");
+    assert!(!has_terminal_controls(&screen), "{}", text(&screen));
+}

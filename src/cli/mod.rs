@@ -5,6 +5,7 @@ mod add;
 mod completions;
 mod daemon;
 mod enqueue;
+mod escape;
 mod execute_run;
 mod import;
 mod jobs;
