@@ -171,8 +171,9 @@ fn execute(
             Duration::from_secs(settings.shutdown_grace.max(0) as u64)
         },
         echo: foreground,
+        watch: None,
     };
-    let running = match exec::spawn(&spec) {
+    let running = match exec::spawn(spec) {
         Ok(running) => running,
         Err(e) => return failure(format!("cannot start /bin/sh: {e}"), None),
     };

@@ -345,3 +345,64 @@ fn tables_escape_their_cells() {
     let screen = on_a_terminal(&db, "jobs");
     assert!(!has_terminal_controls(&screen), "{}", text(&screen));
 }
+
+#[test]
+fn run_job_times_out_on_time_when_nobody_reads_its_stdout() {
+    let db = Db::new();
+    db.ok(&[
+        "add",
+        "chatty",
+        "--timeout",
+        "2",
+        "--",
+        "head -c 4000000 /dev/zero | tr '\\0' x; sleep 60",
+    ]);
+    // stdout: a pipe that stays open but that nobody reads.
+    let (unread, writer) = std::io::pipe().expect("a pipe");
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
+        .env_remove("CRONQ_DB")
+        .env_remove("CRONQ_NOW")
+        .env_remove("RUST_LOG")
+        .arg("--db")
+        .arg(&db.path)
+        .args(["--now", NOW, "run-job", "chatty"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cronq runs");
+    // No clock to inject here: the timeout is real time. Poll the real process.
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cronq") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("run-job still running after 30 s: its timeout of 2 s did not fire");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let elapsed = started.elapsed();
+    drop(unread);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr is piped"), &mut stderr)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(15),
+        "run-job took {elapsed:?}"
+    );
+    assert!(stderr.contains("timed out after 2 s"), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("stopped copying the job's output to stdout")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let run = db.last_run_of("chatty");
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["error"], "timed out after 2 s", "{run:#}");
+}
