@@ -4,11 +4,16 @@
 //!
 //! One thread does it all: `poll` waits on the job's two pipes and on a pidfd that
 //! becomes readable when the job exits, with the next deadline (timeout, shutdown grace,
-//! SIGKILL) as its timeout. No thread is started per run: at thousands of short runs per
-//! pass, threads would cost more than the rest of the bookkeeping.
+//! SIGKILL, the watch's next check) as its timeout. No thread is started per run: at
+//! thousands of short runs per pass, threads would cost more than the rest of the
+//! bookkeeping. The one exception is run-job's copy of the output to its own stdout and
+//! stderr (`echo`): one run per process, and writes that may block are kept off this thread.
 
+mod echo;
+
+use echo::{Echo, Stream};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ExitStatus, Stdio};
@@ -36,10 +41,21 @@ pub struct Spec<'a> {
     pub shutdown_grace: Duration,
     /// Copy the job's output to this process's stdout and stderr as it arrives (run-job).
     pub echo: bool,
+    /// A check to make while the job runs; the job is stopped when it fails.
+    pub watch: Option<Watch<'a>>,
+}
+
+/// A check the supervisor makes while the job runs, at most every `every` and the first
+/// time one interval after the start. When `check` returns false, the job is stopped as
+/// on a timeout (SIGTERM to its group, SIGKILL after `KILL_GRACE`) and ends with
+/// `Stop::ClaimLost`: it is how a runner learns that its run's claim was taken over.
+pub struct Watch<'a> {
+    pub every: Duration,
+    pub check: Box<dyn FnMut() -> bool + 'a>,
 }
 
 /// A started job.
-pub struct Running {
+pub struct Running<'a> {
     child: Child,
     pgid: i32,
     pipes: Vec<Pipe>,
@@ -47,12 +63,16 @@ pub struct Running {
     timeout: Duration,
     shutdown_grace: Duration,
     started: Instant,
+    echo: Echo,
+    watch: Option<Watch<'a>>,
+    /// When the watch's check is next due.
+    next_check: Instant,
 }
 
-/// One of the job's output pipes, and where its bytes are echoed (run-job).
+/// One of the job's output pipes, and the stream of this process that it is echoed to.
 struct Pipe {
     reader: Box<dyn ReadFd>,
-    echo: Option<Box<dyn Write>>,
+    stream: Stream,
 }
 
 trait ReadFd: Read + AsRawFd {}
@@ -63,6 +83,8 @@ impl<T: Read + AsRawFd> ReadFd for T {}
 pub enum Stop {
     TimedOut,
     ShutDown,
+    /// The watch's check failed: the run's claim was taken over.
+    ClaimLost,
 }
 
 /// How a job ended.
@@ -71,7 +93,8 @@ pub struct Finished {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub stopped: Option<Stop>,
-    pub output: String,
+    /// The kept tail, as the bytes the job wrote (not necessarily UTF-8).
+    pub output: Vec<u8>,
     pub duration: Duration,
 }
 
@@ -86,6 +109,8 @@ impl Finished {
             Some(format!("timed out after {} s", timeout.as_secs()))
         } else if self.stopped == Some(Stop::ShutDown) {
             Some("stopped: cronq was shut down before the job finished".to_string())
+        } else if self.stopped == Some(Stop::ClaimLost) {
+            Some("stopped: its claim was taken over (the run was judged stale)".to_string())
         } else if let Some(signal) = self.signal {
             Some(format!("killed by signal {signal}"))
         } else {
@@ -99,7 +124,7 @@ impl Finished {
 }
 
 /// Starts the job in a new process group whose id is its pid.
-pub fn spawn(spec: &Spec) -> io::Result<Running> {
+pub fn spawn(spec: Spec<'_>) -> io::Result<Running<'_>> {
     let mut child = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(spec.command)
@@ -113,19 +138,18 @@ pub fn spawn(spec: &Spec) -> io::Result<Running> {
     let pgid = child.id() as i32;
     let mut pipes = Vec::with_capacity(2);
     if let Some(out) = child.stdout.take() {
-        let echo = spec.echo.then(|| Box::new(io::stdout()) as Box<dyn Write>);
         pipes.push(Pipe {
             reader: Box::new(out),
-            echo,
+            stream: Stream::Stdout,
         });
     }
     if let Some(err) = child.stderr.take() {
-        let echo = spec.echo.then(|| Box::new(io::stderr()) as Box<dyn Write>);
         pipes.push(Pipe {
             reader: Box::new(err),
-            echo,
+            stream: Stream::Stderr,
         });
     }
+    let next_check = started + spec.watch.as_ref().map_or(Duration::ZERO, |w| w.every);
     Ok(Running {
         exited: pidfd_open(pgid),
         child,
@@ -134,16 +158,24 @@ pub fn spawn(spec: &Spec) -> io::Result<Running> {
         timeout: spec.timeout,
         shutdown_grace: spec.shutdown_grace,
         started,
+        echo: if spec.echo {
+            Echo::start()
+        } else {
+            Echo::default()
+        },
+        watch: spec.watch,
+        next_check,
     })
 }
 
-impl Running {
+impl Running<'_> {
     pub fn pgid(&self) -> i64 {
         self.pgid as i64
     }
 
     /// Supervises the job to its end: drains its output, stops it when its timeout or the
-    /// shutdown grace passes, then clears out whatever it left running in its group.
+    /// shutdown grace passes or the watch's check fails, then clears out whatever it left
+    /// running in its group.
     pub fn wait(mut self) -> Finished {
         let mut tail = Tail::default();
         let mut stopped = None;
@@ -179,6 +211,8 @@ impl Running {
                         Some(Stop::TimedOut)
                     } else if shutdown_seen.is_some_and(|seen| now - seen >= self.shutdown_grace) {
                         Some(Stop::ShutDown)
+                    } else if self.claim_lost(now) {
+                        Some(Stop::ClaimLost)
                     } else {
                         None
                     };
@@ -197,6 +231,9 @@ impl Running {
             let mut next = now + TICK;
             if stopped.is_none() && status.is_none() {
                 next = next.min(self.started + self.timeout);
+                if self.watch.is_some() {
+                    next = next.min(self.next_check);
+                }
             }
             if let Some(at) = sigkill_at {
                 next = next.min(at);
@@ -214,11 +251,16 @@ impl Running {
                 next = next.min(now + Duration::from_millis(5));
             }
             let ready = wait_readable(&self.pipes, watch_exit, next.saturating_duration_since(now));
+            let mut buf = [0u8; 16 * 1024];
             let mut index = 0;
             while index < self.pipes.len() {
-                if ready.contains(&index) && !read_some(&mut self.pipes[index], &mut tail) {
-                    self.pipes.remove(index);
-                    continue;
+                if ready.contains(&index) {
+                    let Some(n) = read_some(&mut self.pipes[index], &mut buf) else {
+                        self.pipes.remove(index);
+                        continue;
+                    };
+                    tail.push(&buf[..n]);
+                    self.echo.write(self.pipes[index].stream, &buf[..n]);
                 }
                 index += 1;
             }
@@ -227,34 +269,39 @@ impl Running {
             Some(s) => (s.code(), s.signal()),
             None => (None, None),
         };
-        Finished {
+        let finished = Finished {
             exit_code,
             signal,
             stopped,
-            output: tail.text(),
+            output: tail.into_bytes(),
             duration: self.started.elapsed(),
+        };
+        self.echo.finish();
+        finished
+    }
+
+    /// Makes the watch's check when it is due; true when it failed.
+    fn claim_lost(&mut self, now: Instant) -> bool {
+        let Some(watch) = self.watch.as_mut() else {
+            return false;
+        };
+        if now < self.next_check {
+            return false;
         }
+        self.next_check = now + watch.every;
+        !(watch.check)()
     }
 }
 
-/// Reads what a ready pipe holds into the tail; false at its end (or on an error).
-fn read_some(pipe: &mut Pipe, tail: &mut Tail) -> bool {
-    let mut buf = [0u8; 16 * 1024];
+/// Reads what a ready pipe holds into `buf`; the number of bytes read, or `None` at its
+/// end (or on an error).
+fn read_some(pipe: &mut Pipe, buf: &mut [u8]) -> Option<usize> {
     loop {
-        match pipe.reader.read(&mut buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                if let Some(out) = pipe.echo.as_mut() {
-                    // A closed terminal must not stop the job or its recording.
-                    if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                        pipe.echo = None;
-                    }
-                }
-                tail.push(&buf[..n]);
-                return true;
-            }
+        match pipe.reader.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
 }
@@ -338,17 +385,19 @@ impl Tail {
         self.bytes.extend(keep);
     }
 
-    fn text(&self) -> String {
-        let (a, b) = self.bytes.as_slices();
-        let text = String::from_utf8_lossy(&[a, b].concat()).into_owned();
-        if self.dropped > 0 {
+    /// The kept bytes, after a one-line note of how many came before them (if any).
+    fn into_bytes(self) -> Vec<u8> {
+        let mut output = if self.dropped > 0 {
             format!(
-                "[cronq: {} earlier bytes of output not kept]\n{text}",
+                "[cronq: {} earlier bytes of output not kept]\n",
                 self.dropped
             )
+            .into_bytes()
         } else {
-            text
-        }
+            Vec::new()
+        };
+        output.extend(self.bytes);
+        output
     }
 }
 
@@ -357,14 +406,19 @@ mod tests {
     use super::*;
 
     fn run(command: &str, timeout: Duration) -> Finished {
+        run_watched(command, timeout, None)
+    }
+
+    fn run_watched(command: &str, timeout: Duration, watch: Option<Watch>) -> Finished {
         let spec = Spec {
             command,
             env: vec![("CRONQ_TEST".to_string(), "yes".to_string())],
             timeout,
             shutdown_grace: Duration::from_secs(30),
             echo: false,
+            watch,
         };
-        spawn(&spec).unwrap().wait()
+        spawn(spec).unwrap().wait()
     }
 
     #[test]
@@ -374,9 +428,8 @@ mod tests {
             Duration::from_secs(10),
         );
         assert_eq!(f.exit_code, Some(3));
-        assert!(
-            f.output.contains("out\n") && f.output.contains("err\n") && f.output.contains("yes\n")
-        );
+        let output = String::from_utf8_lossy(&f.output);
+        assert!(output.contains("out\n") && output.contains("err\n") && output.contains("yes\n"));
         assert_eq!(f.failure(Duration::from_secs(10)).unwrap(), "exit status 3");
     }
 
@@ -387,25 +440,67 @@ mod tests {
             Duration::from_secs(10),
         );
         assert!(f.success());
+        let note = "[cronq: 234468 earlier bytes of output not kept]\n";
         assert!(
-            f.output
-                .starts_with("[cronq: 234468 earlier bytes of output not kept]\n"),
+            f.output.starts_with(note.as_bytes()),
             "{}",
-            &f.output[..80]
+            String::from_utf8_lossy(&f.output[..80])
         );
-        assert!(f.output.ends_with("xEND\n"));
-        assert!(f.output.len() < OUTPUT_LIMIT + 100);
+        assert!(f.output.ends_with(b"xEND\n"));
+        assert_eq!(f.output.len(), note.len() + OUTPUT_LIMIT);
     }
 
     #[test]
     fn a_timeout_kills_the_whole_group() {
         let f = run("sleep 30 & sleep 30; echo never", Duration::from_secs(1));
         assert_eq!(f.stopped, Some(Stop::TimedOut));
-        assert!(!f.output.contains("never"));
+        assert!(!String::from_utf8_lossy(&f.output).contains("never"));
         assert_eq!(
             f.failure(Duration::from_secs(1)).unwrap(),
             "timed out after 1 s"
         );
         assert!(f.duration < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_failing_watch_stops_the_job_as_a_timeout_does() {
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        let watch = Watch {
+            every: Duration::from_millis(300),
+            check: Box::new(|| {
+                calls.push(started.elapsed());
+                false
+            }),
+        };
+        let f = run_watched("sleep 30 & sleep 30", Duration::from_secs(60), Some(watch));
+        assert_eq!(f.stopped, Some(Stop::ClaimLost));
+        assert!(!f.success());
+        assert_eq!(
+            f.failure(Duration::from_secs(60)).unwrap(),
+            "stopped: its claim was taken over (the run was judged stale)"
+        );
+        assert!(f.duration < Duration::from_secs(5), "{:?}", f.duration);
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(calls[0] >= Duration::from_millis(300), "{calls:?}");
+    }
+
+    #[test]
+    fn a_watch_that_holds_lets_the_job_finish() {
+        let mut calls: Vec<Instant> = Vec::new();
+        let watch = Watch {
+            every: Duration::from_millis(200),
+            check: Box::new(|| {
+                calls.push(Instant::now());
+                true
+            }),
+        };
+        let f = run_watched("sleep 1; echo done", Duration::from_secs(10), Some(watch));
+        assert!(f.success(), "{f:?}");
+        assert_eq!(f.output, b"done\n");
+        assert!(!calls.is_empty(), "the check was never made");
+        for pair in calls.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(200), "{calls:?}");
+        }
     }
 }

@@ -3,6 +3,10 @@
 //! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`) makes every decision
 //! from data; `store`, `lock`, `exec`, `owner` and `time` are the edges to SQLite, files,
 //! processes and the clock; `pass` and `run` put them together; `cli` is the command line.
+
+// `print!` and `eprint!` panic when the write fails (a closed pipe): use
+// `cli::output::emit` for data and `cli::output::print_to_stderr` for messages.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod builtin;
 pub mod cli;
 pub mod crontab;

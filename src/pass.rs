@@ -274,7 +274,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                         status: RunStatus::Failed,
                         exit_code: None,
                         error: Some(reason),
-                        output: String::new(),
+                        output: Vec::new(),
                         duration_ms: 0,
                     };
                     let ending = run::settle(tx, &run, &stale.claim, &outcome, now)?;

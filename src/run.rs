@@ -173,7 +173,7 @@ fn execute(
                     status: RunStatus::Success,
                     exit_code: None,
                     error: None,
-                    output: text,
+                    output: text.into_bytes(),
                     duration_ms,
                 }
             }
@@ -196,8 +196,9 @@ fn execute(
             Duration::from_secs(settings.shutdown_grace.max(0) as u64)
         },
         echo: foreground,
+        watch: None,
     };
-    let running = match exec::spawn(&spec) {
+    let running = match exec::spawn(spec) {
         Ok(running) => running,
         Err(e) => return failure(format!("cannot start /bin/sh: {e}"), None),
     };
@@ -261,7 +262,7 @@ fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {
         status: RunStatus::Failed,
         exit_code: None,
         error: Some(reason),
-        output: String::new(),
+        output: Vec::new(),
         duration_ms: duration_ms.unwrap_or(0),
     }
 }

@@ -5,6 +5,7 @@ mod add;
 mod completions;
 mod daemon;
 mod enqueue;
+mod escape;
 mod execute_run;
 mod import;
 mod jobs;
@@ -134,7 +135,7 @@ pub fn main() -> u8 {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("cronq: error: {e:#}");
+            output::print_to_stderr(&format!("cronq: error: {e:#}"));
             exit_code(&e)
         }
     }

@@ -1,6 +1,8 @@
-//! How data reaches stdout: aligned tables for people, JSON for programs (snake_case keys,
-//! RFC 3339 UTC times, `null` for empty values). A closed pipe ends output quietly.
+//! How text reaches the operator. Data goes to stdout: aligned tables for people, JSON for
+//! programs (snake_case keys, RFC 3339 UTC times, `null` for empty values); a closed pipe
+//! ends it quietly. Messages go to stderr, and a failure to write them is ignored.
 
+use super::escape::escape_field;
 use crate::store::jobs::Job;
 use crate::store::runs::Run;
 use crate::time::{format_time, Timestamp};
@@ -11,10 +13,22 @@ use std::io::Write;
 /// Writes `text` to stdout. A reader that went away (`| head`) surfaces as a BrokenPipe
 /// error, which `cli::main` turns into a quiet exit 0.
 pub fn emit(text: &str) -> Result<()> {
+    emit_bytes(text.as_bytes())
+}
+
+/// Writes `bytes` to stdout, as `emit` does.
+pub fn emit_bytes(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(bytes)?;
     out.flush()?;
     Ok(())
+}
+
+/// Writes one line to stderr. A message nobody can read (stderr closed, `2>&1 | true`) is
+/// dropped: `eprintln!` would panic and turn the command's exit code into 101.
+pub fn print_to_stderr(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|_| err.flush());
 }
 
 pub fn emit_json(value: &Value) -> Result<()> {
@@ -37,17 +51,22 @@ pub fn time_or_dash(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".to_string(), format_time)
 }
 
-/// Lays out rows under a header, columns padded to their widest cell.
+/// Lays out rows under a header, columns padded to their widest cell. Every cell is
+/// escaped (`escape_field`): a job's command or a run's reason may hold control characters.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape_field(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut text = String::new();
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in std::iter::once(&header).chain(&rows) {
         let last = row.len().saturating_sub(1);
         for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
             if i == last {

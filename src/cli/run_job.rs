@@ -91,7 +91,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     match ending {
         Ending::Succeeded => Ok(0),
         other => {
-            eprintln!("cronq: {}", run::describe(&run, &other));
+            super::output::print_to_stderr(&format!("cronq: {}", run::describe(&run, &other)));
             Ok(1)
         }
     }

@@ -1,12 +1,15 @@
 //! `cronq runs` and `cronq show`: what ran, what is queued, and why something did not run.
 
-use super::output::{emit, emit_json, run_json, table, time_or_dash};
+use super::escape::{escape, escape_field, LineBreaks};
+use super::output::{emit, emit_bytes, emit_json, run_json, table, time_or_dash};
 use super::{unknown_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
 use crate::store::{jobs, runs};
 use crate::time::format_time;
 use anyhow::Result;
+use std::borrow::Cow;
+use std::io::IsTerminal;
 
 #[derive(clap::Args)]
 pub struct ListArgs {
@@ -28,9 +31,12 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The run's id (see `cronq runs`)
     id: i64,
-    /// Print JSON instead of text
-    #[arg(long)]
+    /// Print JSON instead of text (the output as text, invalid UTF-8 replaced)
+    #[arg(long, conflicts_with = "raw")]
     json: bool,
+    /// Print only the output, byte for byte as the job wrote it (for `> FILE`)
+    #[arg(long)]
+    raw: bool,
 }
 
 pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
@@ -82,8 +88,12 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         )));
     };
     let output = runs::output_of(store.conn(), run.id)?.unwrap_or_default();
+    if args.raw {
+        emit_bytes(&output)?;
+        return Ok(0);
+    }
     if args.json {
-        emit_json(&run_json(&run, Some(&output)))?;
+        emit_json(&run_json(&run, Some(&String::from_utf8_lossy(&output))))?;
         return Ok(0);
     }
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
@@ -115,12 +125,26 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         ("data", or_dash(run.data.clone())),
         ("reason", or_dash(run.error.clone())),
     ];
-    let mut text: String = fields.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-    text.push_str("output:\n");
-    text.push_str(&output);
-    if !output.is_empty() && !output.ends_with('\n') {
-        text.push('\n');
+    let text: String = fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", escape_field(v)))
+        .collect();
+    let mut shown = text.into_bytes();
+    shown.extend_from_slice(b"output:\n");
+    shown.extend_from_slice(&output_section(&output, std::io::stdout().is_terminal()));
+    if !output.is_empty() && !output.ends_with(b"\n") {
+        shown.push(b'\n');
     }
-    emit(&text)?;
+    emit_bytes(&shown)?;
     Ok(0)
+}
+
+/// The output as `show` writes it: escaped for a terminal, which would act on the control
+/// characters in it; as the bytes themselves for a pipe or a file, which keep them.
+fn output_section(output: &[u8], to_terminal: bool) -> Cow<'_, [u8]> {
+    if to_terminal {
+        Cow::Owned(escape(output, LineBreaks::Keep).into_bytes())
+    } else {
+        Cow::Borrowed(output)
+    }
 }

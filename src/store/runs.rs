@@ -4,6 +4,7 @@ use super::parse_column;
 use crate::job::RunStatus;
 use crate::time::Timestamp;
 use anyhow::Result;
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// A run as stored (without its output, which only `show` reads).
@@ -371,7 +372,8 @@ pub struct Outcome {
     pub interrupted: bool,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
-    pub output: String,
+    /// The kept tail of the output, as bytes (stored as a BLOB).
+    pub output: Vec<u8>,
     pub duration_ms: i64,
 }
 
@@ -432,11 +434,15 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<Run>> {
     Ok(stmt.query_row([id], from_row).optional()?)
 }
 
-/// The kept tail of a run's output (only `show` reads it: it can be 64 KiB).
-pub fn output_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+/// The kept tail of a run's output, as bytes (only `show` reads it: it can be 64 KiB). Rows
+/// written before output became bytes hold it as TEXT.
+pub fn output_of(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
     let output = conn
         .query_row("SELECT output FROM runs WHERE id = ?1", [id], |row| {
-            row.get(0)
+            Ok(match row.get_ref(0)? {
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(bytes.to_vec()),
+                _ => None,
+            })
         })
         .optional()?;
     Ok(output.flatten())
