@@ -288,8 +288,11 @@ impl Running<'_> {
         if now < self.next_check {
             return false;
         }
-        self.next_check = now + watch.every;
-        !(watch.check)()
+        let held = (watch.check)();
+        // Counted from the check's end: a slow check (a busy database) is not repeated
+        // sooner than `every` after it.
+        self.next_check = Instant::now() + watch.every;
+        !held
     }
 }
 

@@ -196,7 +196,11 @@ fn execute(
             Duration::from_secs(settings.shutdown_grace.max(0) as u64)
         },
         echo: foreground,
-        watch: None,
+        watch: Some(exec::Watch {
+            every: CLAIM_CHECK_EVERY,
+            // A database that cannot answer for a moment is no proof the claim is gone.
+            check: Box::new(|| runs::still_held(store.conn(), claim).unwrap_or(true)),
+        }),
     };
     let running = match exec::spawn(spec) {
         Ok(running) => running,

@@ -152,7 +152,14 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
     db.ok(
         T0,
         &[
-            "add", "slow", "--timeout", "5", "--retries", "1", "--", &command,
+            "add",
+            "slow",
+            "--timeout",
+            "5",
+            "--retries",
+            "1",
+            "--",
+            &command,
         ],
     );
     let id = db.enqueue(T0, &["slow"]);
@@ -197,14 +204,22 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
         "the woken runner says why it recorded nothing: {woken}"
     );
     let during = db.run(id);
-    assert_eq!(during["status"], "running", "attempt 2 still runs: {during}");
+    assert_eq!(
+        during["status"], "running",
+        "attempt 2 still runs: {during}"
+    );
     assert_eq!(during["attempt"], 2, "{during}");
 
     // Nothing else starts the run while attempt 2 runs.
     db.output(T0 + 3600, &["run"]);
     fs::write(db.file("release"), "").unwrap();
     let code = wait_exit(&mut second, 30, "attempt 2 to end");
-    assert_eq!(code, 0, "{}", fs::read_to_string(db.file("second.log")).unwrap());
+    assert_eq!(
+        code,
+        0,
+        "{}",
+        fs::read_to_string(db.file("second.log")).unwrap()
+    );
     let done = db.run(id);
     assert_eq!(done["status"], "success", "{done}");
     assert_eq!(done["attempt"], 2, "{done}");
@@ -387,7 +402,57 @@ fn a_version_1_database_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(version, 2);
     let claim: i64 = conn
-        .query_row("SELECT claim FROM runs WHERE id = ?1", [id], |row| row.get(0))
+        .query_row("SELECT claim FROM runs WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
         .unwrap();
     assert_eq!(claim, 1, "claimed once since the upgrade");
+}
+
+/// A runner looks at its claim while its job runs. When the claim is taken back without
+/// its job being killed (as a pass on another host would: it cannot signal this host's
+/// processes), the runner stops the job itself within the check interval and records
+/// nothing over the run.
+#[test]
+fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing() {
+    let db = Db::new();
+    let job_pid = db.file("job.pid");
+    db.ok(
+        T0,
+        &[
+            "add",
+            "long",
+            "--",
+            &format!("echo $$ > {}; sleep 120", job_pid.display()),
+        ],
+    );
+    let id = db.enqueue(T0, &["long"]);
+    let mut runner = db.spawn_pass(T0, "runner.log");
+    wait_for(20, "the job to start", || read_pid(&job_pid).is_some());
+    let pid = read_pid(&job_pid).unwrap();
+    {
+        // What taking the run over elsewhere leaves behind: a new claim on the row.
+        let conn = rusqlite::Connection::open(&db.db).unwrap();
+        conn.execute(
+            "UPDATE runs SET claim = claim + 1, owner_host = 'elsewhere' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    }
+    let code = wait_exit(&mut runner, 40, "the runner to stop its job");
+    assert_eq!(code, 1);
+    let log = fs::read_to_string(db.file("runner.log")).unwrap();
+    assert!(log.contains("its claim was taken back"), "{log}");
+    assert!(
+        fs::metadata(format!("/proc/{pid}")).is_err()
+            || fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z")),
+        "the job {pid} still runs"
+    );
+    let run = db.run(id);
+    assert_eq!(
+        run["status"], "running",
+        "the runner wrote over the row: {run}"
+    );
+    assert_eq!(run["error"], serde_json::Value::Null, "{run}");
 }

@@ -71,7 +71,11 @@ fn a_pass_at_a_now_far_ahead_is_refused_and_changes_nothing() {
         message.contains("ahead of this machine's clock") && message.contains("--time-travel"),
         "{message}"
     );
-    assert_eq!(job(&db, now, "hourly"), before, "the refused pass changed the job");
+    assert_eq!(
+        job(&db, now, "hourly"),
+        before,
+        "the refused pass changed the job"
+    );
     let daemon = cronq(&db, future).arg("daemon").output().unwrap();
     assert_eq!(daemon.status.code(), Some(2), "the daemon refuses it too");
 

@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub fn remove(args: Args, context: &Context) -> Result<u8> {
-    let mut store = context.open()?;
+    let store = context.open()?;
     let dropped = store.write(|tx| {
         let job = find_job(tx, &args.name)?;
         if job.builtin.as_deref() == Some(job.name.as_str()) {
@@ -32,7 +32,7 @@ pub fn remove(args: Args, context: &Context) -> Result<u8> {
 }
 
 pub fn set_active(args: Args, context: &Context, active: bool) -> Result<u8> {
-    let mut store = context.open()?;
+    let store = context.open()?;
     let now = context.clock.now();
     store.write(|tx| {
         let job = find_job(tx, &args.name)?;

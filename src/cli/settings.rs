@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
-    let mut store = context.open()?;
+    let store = context.open()?;
     match (args.key, args.value) {
         (None, _) => {
             let settings = store::settings::load(store.conn())?;

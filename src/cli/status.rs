@@ -9,8 +9,8 @@ use crate::owner;
 use crate::recover::{self, Decision};
 use crate::store::jobs::{self, Job};
 use crate::store::{self, runs};
-use crate::timetable::Timetable;
 use crate::time::{format_time, human_duration, since_boot, Timestamp};
+use crate::timetable::Timetable;
 use anyhow::Result;
 use serde_json::json;
 

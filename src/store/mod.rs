@@ -107,11 +107,11 @@ impl Store {
     }
 
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, committing only when it succeeds.
-    pub fn write<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    /// It takes `&self` so that a running job's claim check can read while the runner
+    /// records the job's process group; SQLite itself refuses a nested `BEGIN`.
+    pub fn write<T>(&self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let failure = describe_failure(&self.path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .with_context(|| failure.clone())?;
         let value = work(&tx)?;
         tx.commit().context(failure)?;
