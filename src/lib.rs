@@ -1,6 +1,6 @@
 //! cronq: a cron-driven background job runner. See README.md and docs/.
 //!
-//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`) makes every decision
+//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`, `limits`) makes every decision
 //! from data; `store`, `lock`, `exec`, `owner` and `time` are the edges to SQLite, files,
 //! processes and the clock; `pass` and `run` put them together; `cli` is the command line.
 pub mod builtin;
@@ -10,6 +10,7 @@ pub mod error;
 pub mod exec;
 pub mod heartbeat;
 pub mod job;
+pub mod limits;
 pub mod lock;
 pub mod owner;
 pub mod pass;
@@ -21,5 +22,6 @@ pub mod schedule;
 pub mod settings;
 pub mod shutdown;
 pub mod store;
+pub mod system_zone;
 pub mod time;
 pub mod timetable;
