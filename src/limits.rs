@@ -32,8 +32,8 @@ pub fn check_environment(name: &str, value: &str) -> Result<(), String> {
     }
     let room = MAX_ARG_STRLEN - name.len() - 2;
     Err(format!(
-        "{name} would be {} bytes, and a job receives it in its environment, where Linux allows \
-         one variable at most {MAX_ARG_STRLEN} bytes ({name}=, the value and a NUL), so at most \
+        "{name} would hold {} bytes, but a job receives it in its environment, where Linux allows \
+         one variable at most {MAX_ARG_STRLEN} bytes ({name}=, the value and a NUL): at most \
          {room} bytes; pass a reference to the data instead (a file path, a record id)",
         value.len()
     ))
