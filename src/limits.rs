@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn a_long_text_is_quoted_by_its_start_and_size() {
         let long = "x".repeat(1_000_000);
-        assert_eq!(shorten(&long), format!("{}… (1000000 bytes)", "x".repeat(60)));
+        assert_eq!(
+            shorten(&long),
+            format!("{}… (1000000 bytes)", "x".repeat(60))
+        );
         // Characters, not bytes: a multi-byte character is never cut.
         let wide = "ä".repeat(61);
         assert_eq!(shorten(&wide), format!("{}… (122 bytes)", "ä".repeat(60)));

@@ -70,8 +70,7 @@ fn find(
             return found(tz.to_string(), Source::Tz);
         }
         let path = Path::new(tz);
-        let name = name_in_zoneinfo(path)
-            .or_else(|| name_in_zoneinfo(&read_link(path)?))?;
+        let name = name_in_zoneinfo(path).or_else(|| name_in_zoneinfo(&read_link(path)?))?;
         return found(name, Source::Tz);
     }
     if let Some(name) = read_link(Path::new("/etc/localtime"))

@@ -246,7 +246,10 @@ fn import_reads_at_most_4_mib_from_standard_input() {
 #[test]
 fn import_names_the_line_with_invalid_utf8() {
     let db = Db::new();
-    let file = db.file("latin1", b"@daily true\n# Sicherung f\xfcr alle\n@hourly true\n");
+    let file = db.file(
+        "latin1",
+        b"@daily true\n# Sicherung f\xfcr alle\n@hourly true\n",
+    );
     let output = db
         .cronq(&["import", file.to_str().unwrap()])
         .output()
@@ -317,7 +320,12 @@ fn data_of_exactly_the_limit_reaches_the_job_and_one_byte_more_is_refused() {
         "--",
         &format!("test ${{#CRONQ_DATA}} -eq {MAX_DATA}"),
     ]);
-    db.ok(&["run-job", "size", "--data", &json_string_of_length(MAX_DATA)]);
+    db.ok(&[
+        "run-job",
+        "size",
+        "--data",
+        &json_string_of_length(MAX_DATA),
+    ]);
 
     let output = db
         .cronq(&[
@@ -378,7 +386,10 @@ fn enqueue_stdin_refuses_an_endless_line() {
     let db = Db::new();
     db.ok(&["add", "mail", "--", "true"]);
     let zero = std::fs::File::open("/dev/zero").unwrap();
-    let output = bounded(db.process(&["enqueue", "mail", "--stdin"]), Stdio::from(zero));
+    let output = bounded(
+        db.process(&["enqueue", "mail", "--stdin"]),
+        Stdio::from(zero),
+    );
     assert_refused(&output, &["line 1", "4 MiB", "nothing was queued"]);
     assert!(db.runs().is_empty());
 }
@@ -389,7 +400,12 @@ fn enqueue_stdin_refuses_an_endless_line() {
 /// The message quotes the start of the input and its size, not all of it.
 fn assert_shortened(output: &Output, size: usize) {
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{}", &stderr[..stderr.len().min(500)]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        &stderr[..stderr.len().min(500)]
+    );
     assert!(
         stderr.len() < 1000,
         "a {} byte message: {}…",
@@ -472,7 +488,13 @@ fn import_refuses_a_shell_other_than_sh_with_a_hint() {
         .unwrap();
     assert_refused(
         &output,
-        &["line 1", "/bin/bash", "/bin/sh", "bash -c", "nothing was imported"],
+        &[
+            "line 1",
+            "/bin/bash",
+            "/bin/sh",
+            "bash -c",
+            "nothing was imported",
+        ],
     );
     assert_eq!(db.job_names(), ["Cleanup"]);
 
@@ -555,7 +577,13 @@ fn import_refuses_a_system_crontab_line_with_a_user_column() {
         .unwrap();
     assert_refused(
         &output,
-        &["line 2", "'root'", "user column", "remove", "nothing was imported"],
+        &[
+            "line 2",
+            "'root'",
+            "user column",
+            "remove",
+            "nothing was imported",
+        ],
     );
     assert_eq!(db.job_names(), ["Cleanup"]);
 }
@@ -623,7 +651,10 @@ fn a_blank_target_id_is_no_target() {
             .write_stdin(line)
             .output()
             .unwrap();
-        assert_refused(&output, &["line 1", "requires a target", "nothing was queued"]);
+        assert_refused(
+            &output,
+            &["line 1", "requires a target", "nothing was queued"],
+        );
     }
     assert!(db.runs().is_empty());
 
@@ -658,7 +689,16 @@ fn misleading_zone_names_are_refused_with_the_name_to_use() {
     ];
     for (zone, words) in cases {
         let add = db
-            .cronq(&["add", "z", "--schedule", "0 8 * * *", "--tz", zone, "--", "true"])
+            .cronq(&[
+                "add",
+                "z",
+                "--schedule",
+                "0 8 * * *",
+                "--tz",
+                zone,
+                "--",
+                "true",
+            ])
             .env("TZ", "Asia/Tokyo")
             .output()
             .unwrap();

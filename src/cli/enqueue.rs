@@ -204,14 +204,12 @@ impl<'a> LineRequest<'a> {
         let at = text("at")?.map(|t| parse_time(&t)).transpose()?;
         let priority = match fields.get("priority") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_i64().ok_or_else(|| {
-                    format!(
-                        "\"priority\" must be a whole number, not {}",
-                        shorten(&v.to_string())
-                    )
-                })?,
-            ),
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                format!(
+                    "\"priority\" must be a whole number, not {}",
+                    shorten(&v.to_string())
+                )
+            })?),
         };
         let target_id = non_blank(text("target_id")?);
         let target_type = non_blank(text("target_type")?);
@@ -219,7 +217,11 @@ impl<'a> LineRequest<'a> {
             .get("data")
             .filter(|v| !v.is_null())
             .map(Value::to_string);
-        check_environment(target_id.as_deref(), target_type.as_deref(), data.as_deref())?;
+        check_environment(
+            target_id.as_deref(),
+            target_type.as_deref(),
+            data.as_deref(),
+        )?;
         Ok(LineRequest {
             job,
             target_id,
