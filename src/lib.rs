@@ -1,8 +1,9 @@
 //! cronq: a cron-driven background job runner. See README.md and docs/.
 //!
-//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`, `limits`) makes every decision
-//! from data; `store`, `lock`, `exec`, `owner` and `time` are the edges to SQLite, files,
-//! processes and the clock; `pass` and `run` put them together; `cli` is the command line.
+//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`, `limits`) makes every
+//! decision from data; `store`, `lock`, `exec`, `owner`, `time` and `system_zone` are the
+//! edges to SQLite, files, processes, the clock and the system's settings; `pass` and `run`
+//! put them together; `cli` is the command line.
 pub mod builtin;
 pub mod cli;
 pub mod crontab;

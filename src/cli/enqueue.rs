@@ -2,7 +2,7 @@
 //! queue one run per JSON line, all in one transaction.
 
 use super::output::emit;
-use super::run_job::{check_environment, non_blank, Target};
+use super::run_job::{check_environment_sizes, non_blank, Target};
 use super::{find_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
@@ -217,7 +217,7 @@ impl<'a> LineRequest<'a> {
             .get("data")
             .filter(|v| !v.is_null())
             .map(Value::to_string);
-        check_environment(
+        check_environment_sizes(
             target_id.as_deref(),
             target_type.as_deref(),
             data.as_deref(),

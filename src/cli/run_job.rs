@@ -109,7 +109,7 @@ impl Target {
                 job.name
             )));
         }
-        check_environment(
+        check_environment_sizes(
             self.target_id.as_deref(),
             self.target_type.as_deref(),
             self.data.as_deref(),
@@ -119,7 +119,7 @@ impl Target {
 }
 
 /// Refuses a target or data that the job could not receive in its environment.
-pub fn check_environment(
+pub fn check_environment_sizes(
     target_id: Option<&str>,
     target_type: Option<&str>,
     data: Option<&str>,
