@@ -1,11 +1,16 @@
 //! Reading an existing user crontab (`crontab -l`) for `cronq import`. Pure: text in, job
-//! definitions or the first bad line out.
+//! definitions or the first bad line out (whether a word is a user name is asked of the
+//! caller).
 //!
 //! Each `EXPR COMMAND` or `@macro COMMAND` line becomes a command job, named by a
 //! `# cronq: NAME` comment on the line before it, or `crontab-LINE`. `VAR=value` lines set
-//! the environment of the jobs after them, as cron does.
+//! the environment of the jobs after them, as cron does. What cron would do differently
+//! from cronq is refused rather than imported wrong: a `SHELL` other than /bin/sh, a
+//! system crontab's user column, an unescaped `%`, a command or variable too long for a
+//! job to be started with.
 
 use crate::job::validate_name;
+use crate::limits::{check_command, check_environment, shorten};
 use crate::schedule::Schedule;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,8 +38,9 @@ impl fmt::Display for LineError {
     }
 }
 
-/// Reads a whole crontab; the first bad line fails it all.
-pub fn parse(text: &str) -> Result<Vec<Entry>, LineError> {
+/// Reads a whole crontab; the first bad line fails it all. `is_user` tells whether a word
+/// names a user of the system (for a system crontab's user column).
+pub fn parse(text: &str, mut is_user: impl FnMut(&str) -> bool) -> Result<Vec<Entry>, LineError> {
     let mut entries = Vec::new();
     let mut env = BTreeMap::new();
     let mut next_name: Option<String> = None;
@@ -55,12 +61,16 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, LineError> {
             continue;
         }
         if let Some((key, value)) = assignment(trimmed) {
+            check_shell(&key, &value).map_err(fail)?;
+            check_environment(&key, &value).map_err(fail)?;
             env.insert(key, value);
             continue;
         }
         let (schedule, command) = split_schedule(trimmed).map_err(fail)?;
         let schedule = Schedule::parse(&schedule).map_err(|e| fail(e.to_string()))?;
+        check_user_column(command, &mut is_user).map_err(fail)?;
         let command = unescape_percent(command).map_err(fail)?;
+        check_command(&command).map_err(fail)?;
         let name = next_name
             .take()
             .unwrap_or_else(|| format!("crontab-{line}"));
@@ -98,6 +108,41 @@ fn assignment(line: &str) -> Option<(String, String)> {
     Some((key.to_string(), unquoted.to_string()))
 }
 
+/// cron runs the commands with `SHELL`; cronq runs every command with /bin/sh, so another
+/// shell would change what the commands mean.
+fn check_shell(key: &str, value: &str) -> Result<(), String> {
+    if key != "SHELL" || matches!(value, "/bin/sh" | "sh") {
+        return Ok(());
+    }
+    let shell = shorten(value);
+    Err(format!(
+        "SHELL={shell}: cronq runs every command with /bin/sh; wrap each command in \
+         {shell} -c '…', or remove the SHELL line if the commands work in /bin/sh"
+    ))
+}
+
+/// A system crontab (/etc/crontab, /etc/cron.d) has a user column before the command:
+/// `17 * * * * root cd / && run-parts /etc/cron.hourly`. Its first word is then a user
+/// name and more words follow; cronq would run the user name as a command.
+fn check_user_column(command: &str, is_user: &mut impl FnMut(&str) -> bool) -> Result<(), String> {
+    let mut words = command.split_whitespace();
+    let (Some(first), Some(_)) = (words.next(), words.next()) else {
+        return Ok(());
+    };
+    let could_be_user = first
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && !first.starts_with('-');
+    if !(first == "root" || could_be_user && is_user(first)) {
+        return Ok(());
+    }
+    Err(format!(
+        "'{first}' looks like the user column of a system crontab (/etc/crontab, /etc/cron.d); \
+         cronq runs every job as the user who runs cronq: remove the user column and import \
+         the lines as that user (if '{first}' is the command itself, write its full path)"
+    ))
+}
+
 /// Splits off the five schedule fields (or a macro) from the command.
 fn split_schedule(line: &str) -> Result<(String, &str), String> {
     let fields = if line.starts_with('@') { 1 } else { 5 };
@@ -115,7 +160,8 @@ fn split_schedule(line: &str) -> Result<(String, &str), String> {
     let command = rest.trim();
     if words.len() < fields || command.is_empty() {
         return Err(format!(
-            "expected a schedule and a command ('*/5 * * * * /path/to/job' or '@daily /path/to/job'), found '{line}'"
+            "expected a schedule and a command ('*/5 * * * * /path/to/job' or '@daily /path/to/job'), found '{}'",
+            shorten(line)
         ));
     }
     Ok((words.join(" "), command))
@@ -149,6 +195,10 @@ fn unescape_percent(command: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn no_users(_: &str) -> bool {
+        false
+    }
+
     #[test]
     fn reads_jobs_names_and_environment() {
         let text = "\
@@ -162,7 +212,7 @@ MAILTO=\"ops@example.com\"
 PATH = /usr/bin:/bin
 */5 9-17 * * MON-FRI  curl -s https://example.com/ping
 ";
-        let entries = parse(text).unwrap();
+        let entries = parse(text, no_users).unwrap();
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].name, "nightly-backup");
         assert_eq!(entries[0].schedule, "30 2 * * *");
@@ -183,6 +233,12 @@ PATH = /usr/bin:/bin
             ("* * * *", 1, "expected a schedule and a command"),
             ("@reboot /bin/start", 1, "unknown macro '@reboot'"),
             ("* * * * * echo 50%", 1, "unescaped '%'"),
+            (
+                "SHELL=/bin/bash\n* * * * * x",
+                1,
+                "wrap each command in /bin/bash -c",
+            ),
+            ("* * * * * root cd / && x", 1, "user column"),
             ("# cronq: bad name\n* * * * * x", 1, "invalid job name"),
             (
                 "# cronq: a\n* * * * * x\n# cronq: a\n* * * * * y",
@@ -191,9 +247,41 @@ PATH = /usr/bin:/bin
             ),
         ];
         for (text, line, reason) in cases {
-            let e = parse(text).unwrap_err();
+            let e = parse(text, no_users).unwrap_err();
             assert_eq!(e.line, line, "{text:?}: {e}");
             assert!(e.reason.contains(reason), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_user_column_is_a_user_name_with_a_command_after_it() {
+        let users = |word: &str| word == "backup" || word == "sync";
+        let e = parse("@daily backup /usr/local/bin/backup --all", users).unwrap_err();
+        assert!(
+            e.reason.contains("'backup' looks like the user column"),
+            "{e}"
+        );
+        // A one-word command that is also a user name is a command.
+        let entries = parse("@daily sync", users).unwrap();
+        assert_eq!(entries[0].command, "sync");
+        // The command written with its path is not a user name.
+        let entries = parse("@daily /usr/bin/backup --all", users).unwrap();
+        assert_eq!(entries[0].command, "/usr/bin/backup --all");
+        // Not asked about words that cannot be user names.
+        let entries = parse("@daily a=1 b", |word: &str| panic!("asked about {word}")).unwrap();
+        assert_eq!(entries[0].command, "a=1 b");
+    }
+
+    #[test]
+    fn sh_is_the_one_shell() {
+        let cases = [
+            ("SHELL=/bin/sh", "/bin/sh"),
+            ("SHELL=sh", "sh"),
+            ("SHELL = \"/bin/sh\"", "/bin/sh"),
+        ];
+        for (line, shell) in cases {
+            let entries = parse(&format!("{line}\n@daily true"), no_users).unwrap();
+            assert_eq!(entries[0].env["SHELL"], shell, "{line}");
         }
     }
 }

@@ -1,8 +1,9 @@
 //! cronq: a cron-driven background job runner. See README.md and docs/.
 //!
-//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`) makes every decision
-//! from data; `store`, `lock`, `exec`, `owner` and `time` are the edges to SQLite, files,
-//! processes and the clock; `pass` and `run` put them together; `cli` is the command line.
+//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`, `limits`) makes every
+//! decision from data; `store`, `lock`, `exec`, `owner`, `time` and `system_zone` are the
+//! edges to SQLite, files, processes, the clock and the system's settings; `pass` and `run`
+//! put them together; `cli` is the command line.
 
 // `print!` and `eprint!` panic when the write fails (a closed pipe): use
 // `cli::output::emit` for data and `cli::output::print_to_stderr` for messages.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod heartbeat;
 pub mod job;
+pub mod limits;
 pub mod lock;
 pub mod owner;
 pub mod pass;
@@ -25,5 +27,6 @@ pub mod schedule;
 pub mod settings;
 pub mod shutdown;
 pub mod store;
+pub mod system_zone;
 pub mod time;
 pub mod timetable;

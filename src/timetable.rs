@@ -16,6 +16,7 @@
 //! search looks at wall times a shift's width on either side, because around an overlap
 //! the order of wall times is not the order of instants.
 
+use crate::limits::shorten;
 use crate::schedule::Schedule;
 use crate::time::Timestamp;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
@@ -46,19 +47,21 @@ enum Wall {
 }
 
 /// Loads an IANA zone (`Europe/Berlin`, `UTC`) from the system's database; `UTC` needs none.
-/// Loaded zones are kept for the life of the process.
+/// Loaded zones are kept for the life of the process. The one place that decides whether
+/// a zone name is accepted (`--tz`, `CRON_TZ`, stored jobs).
 pub fn parse_zone(name: &str) -> Result<Option<Zone>, String> {
     if matches!(name, "UTC" | "Etc/UTC") {
         return Ok(None);
     }
+    misleading_zone_name(name)?;
     let unknown = |why: &str| {
         format!(
-            "unknown time zone '{name}' ({why}); use an IANA name such as UTC, Europe/Berlin or \
-             America/New_York from the system's time zone database (the tzdata package)"
+            "unknown time zone '{}' ({why}); use an IANA name such as UTC, Europe/Berlin or \
+             America/New_York from the system's time zone database (the tzdata package)",
+            shorten(name)
         )
     };
     let safe = !name.is_empty()
-        && !name.starts_with('/')
         && name
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..");
@@ -82,6 +85,38 @@ pub fn parse_zone(name: &str) -> Result<Option<Zone>, String> {
         map.insert(name.to_string(), zone.clone());
     }
     Ok(Some(zone))
+}
+
+/// Refuses names that load from the database but do not mean what cron means by them,
+/// saying which name to give instead.
+fn misleading_zone_name(name: &str) -> Result<(), String> {
+    if let Some(zone) = name.strip_prefix("right/") {
+        return Err(format!(
+            "time zone '{}' counts leap seconds, which cron does not: use {}",
+            shorten(name),
+            shorten(zone)
+        ));
+    }
+    if let Some(zone) = name.strip_prefix("posix/") {
+        return Err(format!(
+            "time zone '{}' is the same zone as {}: use {}",
+            shorten(name),
+            shorten(zone),
+            shorten(zone)
+        ));
+    }
+    if name == "localtime" || name.starts_with('/') {
+        let example = match crate::system_zone::detect() {
+            Some(system) => format!("{} (this system's zone)", shorten(&system.name)),
+            None => "Europe/Berlin".to_string(),
+        };
+        return Err(format!(
+            "'{}' is not a zone name but a zone file, whose zone can change under the job: \
+             give an IANA name, e.g. {example}",
+            shorten(name)
+        ));
+    }
+    Ok(())
 }
 
 impl Zone {

@@ -32,12 +32,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `cronq` with no database, clock or log filter leaking in from the environment.
+/// `cronq` with no database, clock, log filter or time zone leaking in from the
+/// environment (`import` reads a crontab in the system's zone, as cron does).
 fn cronq() -> Command {
     let mut cmd = Command::new(BINARY);
     cmd.env_remove("CRONQ_DB")
         .env_remove("CRONQ_NOW")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env("TZ", "UTC");
     cmd
 }
 

@@ -367,7 +367,9 @@ fn import_takes_the_zone_from_cron_tz_lines() {
     .unwrap();
     let cronq = |args: &[&str]| {
         let mut cmd = Command::cargo_bin("cronq").unwrap();
-        cmd.arg("--db")
+        // Lines without CRON_TZ are read in the system's zone, as cron does: pin it.
+        cmd.env("TZ", "UTC")
+            .arg("--db")
             .arg(&db)
             .args(["--now", "2026-11-23T00:00:00Z"])
             .args(args);

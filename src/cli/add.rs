@@ -1,5 +1,6 @@
 //! `cronq add` and `cronq edit`: define and change jobs.
 
+use super::shortened::Shortened;
 use super::{find_job, Context};
 use crate::builtin::Builtin;
 use crate::error::usage;
@@ -15,7 +16,7 @@ pub struct JobOptions {
     #[arg(long, value_name = "EXPR", value_parser = parse_schedule)]
     schedule: Option<String>,
     /// The time zone the schedule is read in, an IANA name (Europe/Berlin) [default: UTC]
-    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    #[arg(long, value_name = "ZONE", value_parser = Shortened(parse_zone))]
     tz: Option<String>,
     /// Seconds a run may take before its process group is killed [default: setting job_timeout]
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
@@ -68,7 +69,7 @@ pub struct EditArgs {
     command: Vec<String>,
 }
 
-/// Accepts an IANA zone name, as written.
+/// Accepts an IANA zone name, as written (`timetable::parse_zone` decides).
 pub fn parse_zone(text: &str) -> Result<String, String> {
     crate::timetable::parse_zone(text).map(|_| text.to_string())
 }
@@ -110,7 +111,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         active: !args.inactive,
     };
     check(&def)?;
-    let mut store = context.open()?;
+    let store = context.open()?;
     let now = context.clock.now();
     store.write(|tx| {
         if jobs::get(tx, &def.name)?.is_some() {
@@ -125,7 +126,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
 }
 
 pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
-    let mut store = context.open()?;
+    let store = context.open()?;
     let now = context.clock.now();
     store.write(|tx| {
         let job = find_job(tx, &args.name)?;

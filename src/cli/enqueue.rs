@@ -2,10 +2,11 @@
 //! queue one run per JSON line, all in one transaction.
 
 use super::output::emit;
-use super::run_job::Target;
+use super::run_job::{check_environment_sizes, non_blank, Target};
 use super::{find_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
+use crate::limits::{shorten, MAX_LINE_BYTES};
 use crate::settings::Settings;
 use crate::store::jobs::Job;
 use crate::store::runs::{self, Request};
@@ -14,7 +15,7 @@ use anyhow::{Context as _, Result};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,14 +41,10 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
-    let mut store = context.open()?;
+    let store = context.open()?;
     let now = context.clock.now();
     if args.stdin {
-        let lines = std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<std::io::Result<Vec<String>>>()
-            .context("cannot read standard input")?;
+        let lines = read_lines(std::io::stdin().lock())?;
         let ids = store.write(|tx| enqueue_lines(tx, &args, &lines, now))?;
         let mut text = String::with_capacity(ids.len() * 8);
         for id in ids {
@@ -74,6 +71,41 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     })?;
     emit(&format!("{id}\n"))?;
     Ok(0)
+}
+
+/// Reads the lines of `input`, each in UTF-8 and at most `MAX_LINE_BYTES` long, so that
+/// an endless line (`< /dev/zero`) is refused instead of filling memory.
+fn read_lines(mut input: impl BufRead) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    loop {
+        let number = lines.len() + 1;
+        let mut bytes = Vec::new();
+        (&mut input)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read standard input")?;
+        if bytes.is_empty() {
+            return Ok(lines);
+        }
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+        } else if bytes.len() > MAX_LINE_BYTES {
+            return Err(usage(format!(
+                "standard input, line {number}: longer than 4 MiB ({MAX_LINE_BYTES} bytes), \
+                 more than any run a job can receive; nothing was queued"
+            )));
+        }
+        let line = String::from_utf8(bytes).map_err(|_| {
+            usage(format!(
+                "standard input, line {number}: not valid UTF-8; cronq reads JSON lines in \
+                 UTF-8; nothing was queued"
+            ))
+        })?;
+        lines.push(line);
+    }
 }
 
 fn max_attempts(job: &Job, settings: &Settings) -> i64 {
@@ -111,7 +143,7 @@ fn enqueue_lines(
         let job = &jobs[name];
         if job.requires_target && line_request.target_id.is_none() {
             return Err(fail(format!(
-                "job '{name}' requires a target: give \"target_id\""
+                "job '{name}' requires a target: give a \"target_id\" that is not blank"
             )));
         }
         let request = Request {
@@ -143,7 +175,8 @@ impl<'a> LineRequest<'a> {
         const KEYS: [&str; 6] = ["job", "target_id", "target_type", "data", "at", "priority"];
         if let Some(unknown) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(format!(
-                "unknown key \"{unknown}\"; known keys: {}",
+                "unknown key \"{}\"; known keys: {}",
+                shorten(unknown),
                 KEYS.join(", ")
             ));
         }
@@ -152,30 +185,48 @@ impl<'a> LineRequest<'a> {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(format!("\"{key}\" must be a string, not {other}")),
+                Some(other) => Err(format!(
+                    "\"{key}\" must be a string, not {}",
+                    shorten(&other.to_string())
+                )),
             }
         };
         let job = match fields.get("job") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.as_str()),
-            Some(other) => return Err(format!("\"job\" must be a string, not {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "\"job\" must be a string, not {}",
+                    shorten(&other.to_string())
+                ))
+            }
         };
         let at = text("at")?.map(|t| parse_time(&t)).transpose()?;
         let priority = match fields.get("priority") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_i64()
-                    .ok_or_else(|| format!("\"priority\" must be a whole number, not {v}"))?,
-            ),
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                format!(
+                    "\"priority\" must be a whole number, not {}",
+                    shorten(&v.to_string())
+                )
+            })?),
         };
+        let target_id = non_blank(text("target_id")?);
+        let target_type = non_blank(text("target_type")?);
+        let data = fields
+            .get("data")
+            .filter(|v| !v.is_null())
+            .map(Value::to_string);
+        check_environment_sizes(
+            target_id.as_deref(),
+            target_type.as_deref(),
+            data.as_deref(),
+        )?;
         Ok(LineRequest {
             job,
-            target_id: text("target_id")?,
-            target_type: text("target_type")?,
-            data: fields
-                .get("data")
-                .filter(|v| !v.is_null())
-                .map(Value::to_string),
+            target_id,
+            target_type,
+            data,
             at,
             priority,
         })

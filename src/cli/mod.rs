@@ -17,9 +17,11 @@ mod run;
 mod run_job;
 mod runs;
 mod settings;
+mod shortened;
 mod status;
 
 use crate::error::{exit_code, usage};
+use crate::limits::shorten;
 use crate::store::{self, Store};
 use crate::time::{parse_time, Clock, Timestamp};
 use anyhow::Result;
@@ -226,10 +228,12 @@ pub fn find_job(conn: &rusqlite::Connection, name: &str) -> Result<store::jobs::
 pub fn unknown_job(conn: &rusqlite::Connection, name: &str) -> anyhow::Error {
     match store::jobs::names(conn) {
         Ok(names) if names.is_empty() => usage(format!(
-            "unknown job '{name}'; there are no jobs yet (add one with `cronq add`)"
+            "unknown job '{}'; there are no jobs yet (add one with `cronq add`)",
+            shorten(name)
         )),
         Ok(names) => usage(format!(
-            "unknown job '{name}'; available jobs: {}",
+            "unknown job '{}'; available jobs: {}",
+            shorten(name),
             names.join(", ")
         )),
         Err(e) => e,

@@ -1,6 +1,7 @@
 //! `cronq next EXPR`: the next slots of an expression, to check a schedule before using it.
 
 use super::output::emit;
+use super::shortened::Shortened;
 use super::Context;
 use crate::error::usage;
 use crate::time::{format_time, parse_time, Timestamp};
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     after: Option<Timestamp>,
     /// Read the expression in this time zone (an IANA name); slots are still printed in UTC
-    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = super::add::parse_zone)]
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = Shortened(super::add::parse_zone))]
     tz: String,
 }
 

@@ -1,8 +1,10 @@
 //! `cronq run-job NAME`: run a job now, in the foreground, once, and record it.
 
+use super::shortened::Shortened;
 use super::{find_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
+use crate::limits;
 use crate::owner;
 use crate::run::{self, Ending};
 use crate::store::runs::{self, Request, Start};
@@ -18,17 +20,70 @@ pub struct Args {
 }
 
 /// What a run is about, passed to the job as CRONQ_TARGET_ID, CRONQ_TARGET_TYPE, CRONQ_DATA.
-#[derive(clap::Args, Clone, Default)]
+/// An empty or blank id or type is none: "no target" has one spelling in the database.
+#[derive(Clone, Default)]
 pub struct Target {
-    /// The record the run is about (CRONQ_TARGET_ID)
-    #[arg(long, value_name = "ID")]
     pub target_id: Option<String>,
-    /// The kind of record (CRONQ_TARGET_TYPE)
-    #[arg(long, value_name = "TYPE")]
     pub target_type: Option<String>,
-    /// A JSON value for the job (CRONQ_DATA)
-    #[arg(long, value_name = "JSON", value_parser = parse_json)]
     pub data: Option<String>,
+    /// A blank --target-id was given: said in the refusal for a job that requires a target.
+    blank_target_id: bool,
+}
+
+/// The options as given; `Target` is made from them.
+#[derive(clap::Args)]
+struct TargetOptions {
+    /// The record the run is about (CRONQ_TARGET_ID); empty or blank means none
+    #[arg(long, value_name = "ID")]
+    target_id: Option<String>,
+    /// The kind of record (CRONQ_TARGET_TYPE); empty or blank means none
+    #[arg(long, value_name = "TYPE")]
+    target_type: Option<String>,
+    /// A JSON value for the job (CRONQ_DATA)
+    #[arg(long, value_name = "JSON", value_parser = Shortened(parse_json))]
+    data: Option<String>,
+}
+
+impl From<TargetOptions> for Target {
+    fn from(options: TargetOptions) -> Target {
+        let blank_target_id = options.target_id.as_deref().is_some_and(is_blank);
+        Target {
+            target_id: non_blank(options.target_id),
+            target_type: non_blank(options.target_type),
+            data: options.data,
+            blank_target_id,
+        }
+    }
+}
+
+impl clap::FromArgMatches for Target {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        TargetOptions::from_arg_matches(matches).map(Target::from)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Target::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for Target {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        TargetOptions::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        TargetOptions::augment_args_for_update(cmd)
+    }
+}
+
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// `None` for a missing, empty or blank value; others are kept exactly as given.
+pub fn non_blank(value: Option<String>) -> Option<String> {
+    value.filter(|v| !is_blank(v))
 }
 
 /// Accepts any valid JSON text, as written.
@@ -41,16 +96,46 @@ pub fn parse_json(text: &str) -> Result<String, String> {
 }
 
 impl Target {
-    /// Refuses a run without a target for a job that requires one.
+    /// Refuses a run without a target for a job that requires one, and a target or data
+    /// too large for the job's environment.
     pub fn check(&self, job: &crate::store::jobs::Job) -> Result<()> {
         if job.requires_target && self.target_id.is_none() {
+            let blank = if self.blank_target_id {
+                ", and a blank --target-id is none"
+            } else {
+                ""
+            };
             return Err(usage(format!(
-                "job '{}' requires a target: give --target-id=ID (and --target-type=TYPE)",
+                "job '{}' requires a target{blank}: give --target-id=ID (and --target-type=TYPE)",
                 job.name
             )));
         }
-        Ok(())
+        check_environment_sizes(
+            self.target_id.as_deref(),
+            self.target_type.as_deref(),
+            self.data.as_deref(),
+        )
+        .map_err(usage)
     }
+}
+
+/// Refuses a target or data that the job could not receive in its environment.
+pub fn check_environment_sizes(
+    target_id: Option<&str>,
+    target_type: Option<&str>,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let variables = [
+        ("CRONQ_TARGET_ID", target_id),
+        ("CRONQ_TARGET_TYPE", target_type),
+        ("CRONQ_DATA", data),
+    ];
+    for (name, value) in variables {
+        if let Some(value) = value {
+            limits::check_environment(name, value)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
