@@ -8,10 +8,24 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 use std::fmt;
 
-/// How far `next_after` and `latest_at_or_before` look before giving up. 30 years covers
-/// the 28-year cycle of weekdays and leap days, so a schedule with no slot in that span
-/// has none at all (that is how `parse` rejects `0 0 30 2 *`).
-const HORIZON_DAYS: i64 = 366 * 30;
+/// How far `next_after` and `latest_at_or_before` look before concluding that there is no
+/// slot: 14,609 days, 40 years. A search that finds nothing in this span means "never" (that
+/// is how `parse` rejects `0 0 30 2 *`), so the span must be the longest possible wait
+/// between two slots, derived here rather than guessed.
+///
+/// Whether a day matches depends only on its month, its day of the month, the month's length
+/// and the weekday the month starts on (`L`, `nL`, `n#k` and `nW` included), and the time of
+/// day is the same for every day. So a schedule that fires on day d of some month fires on
+/// day d of every month of the same kind (month, length, first weekday), and the longest wait
+/// is the longest wait between two months of one kind. The Gregorian calendar repeats every
+/// 400 years (146,097 days, exactly 20,871 weeks), so that wait is found by going once
+/// through the cycle: the rarest kinds are the 29-day Februaries, one for each weekday, and
+/// each waits at most 40 years, across a century year that is not a leap year. For example
+/// `0 0 29 2 */7` (29 February on a Sunday) fires in 2088 and next in 2128. The unit test
+/// `horizon_is_the_longest_wait_between_two_months_of_one_kind` recomputes the figure. A
+/// longer horizon would only slow the refusal of schedules that never fire: a search that
+/// finds a slot stops there.
+const HORIZON_DAYS: i64 = 14_609;
 
 /// A parsed, valid cron expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,7 +212,7 @@ impl Schedule {
             },
             wall_clock: parts[..2].iter().any(|f| f.contains(['*', '/'])),
         };
-        // A day rule that matches no day in a full 28-year cycle never matches at all.
+        // A schedule with no slot within the horizon has none at all (see HORIZON_DAYS).
         let probe = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
         if probe.and_then(|p| schedule.next_after(p)).is_none() {
             return Err(fail(
@@ -725,6 +739,70 @@ mod tests {
                 expected,
                 "{expr} after {after}"
             );
+        }
+    }
+
+    /// The horizon is the longest wait between two months of one kind (month, length, first
+    /// weekday). Two 400-year cycles are walked, so that the wait from the last month of a
+    /// kind in one cycle to the first in the next is counted too.
+    #[test]
+    fn horizon_is_the_longest_wait_between_two_months_of_one_kind() {
+        let mut last_seen = std::collections::HashMap::new();
+        let mut longest = 0;
+        let mut month = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        while month.year() < 2800 {
+            let kind = (
+                month.month(),
+                days_in_month(month),
+                month.weekday().num_days_from_sunday(),
+            );
+            if let Some(previous) = last_seen.insert(kind, month) {
+                longest = longest.max((month - previous).num_days());
+            }
+            month = first_of_next_month(month).unwrap();
+        }
+        assert_eq!(longest, HORIZON_DAYS);
+    }
+
+    #[test]
+    fn the_longest_wait_is_found_forwards_and_backwards() {
+        // 29 February on a Sunday: 2088, then 2128, because 2100 is not a leap year.
+        assert_eq!(
+            next_n("0 0 29 2 */7", "2088-02-29 00:00", 1),
+            ["2128-02-29 00:00 Sun"]
+        );
+        let s = Schedule::parse("0 0 29 2 */7").unwrap();
+        assert_eq!(
+            s.latest_at_or_before(at("2128-02-28 23:59")),
+            Some(at("2088-02-29 00:00"))
+        );
+        // A fifth Tuesday in February needs 29 February on a Tuesday: 2084, then 2124.
+        assert_eq!(
+            next_n("0 0 * 2 2#5", "2084-02-29 00:00", 1),
+            ["2124-02-29 00:00 Tue"]
+        );
+        let s = Schedule::parse("0 0 * 2 2#5").unwrap();
+        assert_eq!(
+            s.latest_at_or_before(at("2124-02-28 23:59")),
+            Some(at("2084-02-29 00:00"))
+        );
+    }
+
+    proptest::proptest! {
+        /// The rarest schedules (a 29-day February starting on a given weekday) have a slot
+        /// after and before any minute of a whole 400-year cycle, each at most the horizon
+        /// away.
+        #[test]
+        fn the_rarest_schedules_always_have_a_next_and_a_latest_slot(
+            weekday in 0u32..7,
+            minute in 0i64..(146_097 * 1440),
+        ) {
+            let s = Schedule::parse(&format!("0 0 * 2 {weekday}#5")).unwrap();
+            let t = at("2000-01-01 00:00") + chrono::Duration::minutes(minute);
+            let next = s.next_after(t);
+            let latest = s.latest_at_or_before(t);
+            proptest::prop_assert!(next.is_some_and(|n| (n - t).num_days() <= HORIZON_DAYS));
+            proptest::prop_assert!(latest.is_some_and(|l| (t - l).num_days() <= HORIZON_DAYS));
         }
     }
 

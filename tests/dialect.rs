@@ -358,12 +358,13 @@ impl Oracle {
     }
 
     /// The first matching minute strictly after `t`: a scan day by day with the day predicate,
-    /// then minute by minute within matching days. Gives up after 29 years.
+    /// then minute by minute within matching days. Gives up after a whole 400-year Gregorian
+    /// cycle, after which dates and weekdays repeat: what does not match in it never does.
     fn next_after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         let first = floor_minute(t) + Duration::minutes(1);
         let mut date = first.date();
         let mut from = first.hour() * 60 + first.minute();
-        for _ in 0..29 * 366 {
+        for _ in 0..=GREGORIAN_CYCLE_DAYS {
             if self.day_matches(date) {
                 if let Some(mod_) = (from..1440).find(|&m| self.time_matches(m)) {
                     return Some(at_minute(date, mod_));
@@ -380,7 +381,7 @@ impl Oracle {
         let last = floor_minute(t);
         let mut date = last.date();
         let mut until = last.hour() * 60 + last.minute();
-        for _ in 0..29 * 366 {
+        for _ in 0..=GREGORIAN_CYCLE_DAYS {
             if self.day_matches(date) {
                 if let Some(mod_) = (0..=until).rev().find(|&m| self.time_matches(m)) {
                     return Some(at_minute(date, mod_));
@@ -392,6 +393,9 @@ impl Oracle {
         None
     }
 }
+
+/// 400 years of the Gregorian calendar: exactly 20,871 weeks.
+const GREGORIAN_CYCLE_DAYS: u32 = 146_097;
 
 /// The day `nW` stands for: the weekday (Mon-Fri) of the month closest to day n; none when the
 /// month has no day n. (There is never a tie: a Saturday has Friday one day before, a Sunday
@@ -518,7 +522,7 @@ fn start_time() -> impl Strategy<Value = NaiveDateTime> {
 
 /// Parses a generated expression. A generated expression is always well formed, so the only
 /// acceptable refusal is "can never fire", and then the oracle must agree that no day in a
-/// full 28-year cycle matches.
+/// full 400-year cycle matches.
 fn parse_generated(e: &Expr, oracle: &Oracle) -> Result<Option<Schedule>, TestCaseError> {
     let text = e.text();
     match Schedule::parse(&text) {
@@ -1033,6 +1037,23 @@ fn known_schedules_through_the_binary() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// 29 February on a Sunday fires in 2088 and next in 2128: 2100 is not a leap year, so the
+/// wait is 40 years, the longest any schedule has. The search must reach across it. (Dates
+/// from Python's datetime.)
+#[test]
+fn twenty_ninth_of_february_on_a_sunday_reaches_past_2100() {
+    let out = cronq_next("0 0 29 2 */7", 3, "2080-01-01T00:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2088-02-29T00:00:00Z\n2128-02-29T00:00:00Z\n2156-02-29T00:00:00Z\n"
+    );
 }
 
 /// The binary refuses bad expressions: exit code 2, nothing on stdout, and a message that
