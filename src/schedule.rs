@@ -35,7 +35,7 @@ pub struct Schedule {
     hours: u32,
     months: u16,
     days: DayRule,
-    /// A `*` or `/` in the minute or hour field: the job follows the wall clock through
+    /// The minute or the hour field starts with `*`: the job follows the wall clock through
     /// DST changes instead of being a fixed-time job (see `timetable`).
     wall_clock: bool,
 }
@@ -210,7 +210,9 @@ impl Schedule {
                 nth_dow: dow.nth_dow,
                 and_days: parts[2].starts_with('*') || parts[4].starts_with('*'),
             },
-            wall_clock: parts[..2].iter().any(|f| f.contains(['*', '/'])),
+            // Debian's entry.c sets MIN_STAR or HR_STAR from a field's first character only,
+            // so `0-59/30` is fixed-time and `1,*/5` too.
+            wall_clock: parts[..2].iter().any(|f| f.starts_with('*')),
         };
         // A schedule with no slot within the horizon has none at all (see HORIZON_DAYS).
         let probe = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
@@ -229,8 +231,10 @@ impl Schedule {
         &self.source
     }
 
-    /// Whether the minute or hour field has a `*` or a step: such a job follows the wall
-    /// clock at DST changes; any other is a fixed-time job (Debian's cron(8)).
+    /// Whether the minute or hour field starts with `*`: such a job follows the wall clock at
+    /// DST changes; any other is a fixed-time job, steps included (Debian's cron(8)). The
+    /// rule looks at the first character only, as Debian's does, so that a crontab moved
+    /// from cron to cronq keeps its behaviour on the nights the clocks change.
     pub fn follows_wall_clock(&self) -> bool {
         self.wall_clock
     }
@@ -883,6 +887,32 @@ mod tests {
             assert!(
                 message.contains(expected),
                 "{expr:?}: {message:?} lacks {expected:?}"
+            );
+        }
+    }
+
+    /// Debian's entry.c marks a job as a wildcard job (for DST) when the first character of
+    /// its minute or hour field is `*`, and for no other reason.
+    #[test]
+    fn a_job_follows_the_wall_clock_only_when_minute_or_hour_starts_with_a_star() {
+        let cases = [
+            ("* * * * *", true),
+            ("*/15 * * * *", true),
+            ("0 * * * *", true),
+            ("5 */2 * * *", true),
+            ("@hourly", true),
+            ("0-59/30 2 * * *", false),
+            ("0 0-23/2 * * *", false),
+            ("1,*/5 2 * * *", false),
+            ("30 2 * * *", false),
+            ("0 8 */2 * *", false),
+            ("@daily", false),
+        ];
+        for (expr, wall_clock) in cases {
+            assert_eq!(
+                Schedule::parse(expr).unwrap().follows_wall_clock(),
+                wall_clock,
+                "{expr}"
             );
         }
     }
