@@ -428,10 +428,17 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
             return Ok(());
         }
     }
+    let span = field.max - field.min;
     let (range, step) = match item.split_once('/') {
         Some((range, step)) => {
             let step: u32 = digits(step)
                 .ok_or_else(|| format!("'{item}': the step after '/' must be a whole number"))?;
+            if step == 0 || step > span {
+                return Err(format!(
+                    "'{item}': step {step} is out of range 1-{span} for {}",
+                    field.name
+                ));
+            }
             (range, Some(step))
         }
         None => (item, None),
@@ -447,7 +454,7 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
     } else if let Some((a, b)) = range.split_once('-') {
         let (low, high) = (value(a, field)?, value(b, field)?);
         if low > high {
-            return Err(format!("range '{item}' runs backwards; write {b}-{a}?"));
+            return Err(backwards_range(item, (a, low), (b, high), step, field));
         }
         (low, high)
     } else {
@@ -460,20 +467,76 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
         }
         (single, single)
     };
-    let span = field.max - field.min;
     let step = step.unwrap_or(1);
-    if step == 0 || step > span {
-        return Err(format!(
-            "'{item}': step {step} is out of range 1-{span} for {}",
-            field.name
-        ));
-    }
     let mut v = low;
     while v <= high {
         parsed.bits |= 1 << v;
         v += step;
     }
     Ok(())
+}
+
+/// The refusal of a range `a-b` whose start comes after its end, as Debian's cron refuses
+/// it. The hint writes what such a range most likely means, the wrap-around from a past the
+/// field's end to b (`22-2` hours: `22-23,0-2`), in the user's notation, names staying
+/// names. In day-of-week, a range that ends on Sunday needs no wrap, as Sunday is also 7:
+/// `sat-sun` becomes `sat-7` (swapping the ends, `sun-sat`, would mean every day).
+fn backwards_range(
+    item: &str,
+    (a, low): (&str, u32),
+    (b, high): (&str, u32),
+    step: Option<u32>,
+    field: &Field,
+) -> String {
+    let step_text = step.map(|s| format!("/{s}")).unwrap_or_default();
+    let fix = if field.kind == Kind::DayOfWeek && low == 7 {
+        format!("write 0-{b}{step_text} (0 is Sunday too)")
+    } else if field.kind == Kind::DayOfWeek && high == 0 {
+        format!("write {a}-7{step_text} (7 is Sunday too)")
+    } else {
+        // Day-of-week wraps from Saturday to Sunday; 7 is left out, as `*` leaves it out.
+        let top = if field.kind == Kind::DayOfWeek {
+            6
+        } else {
+            field.max
+        };
+        // A one-value part is written as the value alone, unless a step needs a range.
+        let to_end = if low == top && step.is_none() {
+            a.to_string()
+        } else {
+            format!("{a}-{}{step_text}", written_like(top, a, field))
+        };
+        let from_start = if high == field.min && step.is_none() {
+            b.to_string()
+        } else {
+            format!("{}-{b}{step_text}", written_like(field.min, b, field))
+        };
+        format!("to wrap around, write {to_end},{from_start}")
+    };
+    format!("range '{item}' runs backwards; {fix}")
+}
+
+/// `value` written the way the user wrote `like`: as a name in the same case when `like` is
+/// a name, else as a number.
+fn written_like(value: u32, like: &str, field: &Field) -> String {
+    let name = value
+        .checked_sub(field.name_base)
+        .and_then(|i| field.names.get(i as usize))
+        .filter(|_| !like.bytes().all(|b| b.is_ascii_digit()));
+    let Some(name) = name else {
+        return value.to_string();
+    };
+    if like.bytes().all(|b| b.is_ascii_uppercase()) {
+        name.to_string()
+    } else if like.bytes().all(|b| b.is_ascii_lowercase()) {
+        name.to_ascii_lowercase()
+    } else {
+        // Mixed case, as in `Nov`: capitalised.
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { c } else { c.to_ascii_lowercase() })
+            .collect()
+    }
 }
 
 /// A number written with digits only (no sign, no spaces), as cron writes them.
@@ -914,6 +977,94 @@ mod tests {
                 wall_clock,
                 "{expr}"
             );
+        }
+    }
+
+    #[test]
+    fn backwards_ranges_suggest_the_wrap_around() {
+        let cases = [
+            ("sat-sun", 4, "write sat-7 (7 is Sunday too)"),
+            ("SAT-SUN/2", 4, "write SAT-7/2 (7 is Sunday too)"),
+            ("7-2", 4, "write 0-2 (0 is Sunday too)"),
+            ("fri-mon", 4, "to wrap around, write fri-sat,sun-mon"),
+            ("6-1", 4, "to wrap around, write 6,0-1"),
+            ("23-2", 1, "to wrap around, write 23,0-2"),
+            ("22-0", 1, "to wrap around, write 22-23,0"),
+            ("50-10/5", 0, "to wrap around, write 50-59/5,0-10/5"),
+            ("Nov-FEB", 3, "to wrap around, write Nov-Dec,JAN-FEB"),
+            ("dec-1", 3, "to wrap around, write dec,1"),
+        ];
+        for (text, field, hint) in cases {
+            let message = parse_field(text, &FIELDS[field]).err().unwrap();
+            assert_eq!(
+                message,
+                format!("range '{text}' runs backwards; {hint}"),
+                "{text}"
+            );
+        }
+    }
+
+    /// A step is checked before the range it applies to, so that no hint built from the
+    /// range suggests a step that is itself refused.
+    #[test]
+    fn a_bad_step_is_named_before_the_range() {
+        for (expr, expected) in [
+            ("5/0 * * * *", "minute: '5/0': step 0 is out of range 1-59"),
+            (
+                "50-10/60 * * * *",
+                "minute: '50-10/60': step 60 is out of range 1-59",
+            ),
+        ] {
+            let message = error_of(expr);
+            assert!(message.contains(expected), "{expr}: {message}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every backwards range, in every field, written with numbers or names in any case
+        /// and with or without a step, gets a suggestion that parses; without a step the
+        /// suggestion means exactly the wrap-around from the start past the field's end to
+        /// the end.
+        #[test]
+        fn the_suggestion_for_a_backwards_range_parses_and_wraps_around(
+            field in 0usize..5,
+            ends in (0u32..=59, 0u32..=59),
+            names in proptest::prelude::any::<(bool, bool)>(),
+            upper in proptest::prelude::any::<bool>(),
+            step in proptest::option::of(1u32..=7),
+        ) {
+            let field = &FIELDS[field];
+            let values = field.max - field.min + 1;
+            let (x, y) = (field.min + ends.0 % values, field.min + ends.1 % values);
+            proptest::prop_assume!(x != y);
+            let (low, high) = (x.max(y), x.min(y));
+            let write = |v: u32, name: bool| {
+                let named = field.names.get(v.wrapping_sub(field.name_base) as usize);
+                match named {
+                    Some(n) if name && upper => n.to_string(),
+                    Some(n) if name => n.to_ascii_lowercase(),
+                    _ => v.to_string(),
+                }
+            };
+            let step_text = step.map(|s| format!("/{s}")).unwrap_or_default();
+            let text = format!("{}-{}{step_text}", write(low, names.0), write(high, names.1));
+            let message = parse_field(&text, field).err().unwrap();
+            let suggestion = message
+                .split("write ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap();
+            let parsed = parse_field(suggestion, field);
+            proptest::prop_assert!(parsed.is_ok(), "{} -> {}: {:?}", text, suggestion, parsed.err());
+            if step.is_none() {
+                let bits = parsed.map(|p| p.bits).unwrap_or(0);
+                let mut wrap: u64 = 0;
+                let top = if field.kind == Kind::DayOfWeek { 7 } else { field.max };
+                for v in (low..=top).chain(field.min..=high) {
+                    wrap |= 1 << if field.kind == Kind::DayOfWeek { v % 7 } else { v };
+                }
+                proptest::prop_assert_eq!(bits, wrap, "{} -> {}", text, suggestion);
+            }
         }
     }
 

@@ -1056,6 +1056,55 @@ fn twenty_ninth_of_february_on_a_sunday_reaches_past_2100() {
     );
 }
 
+/// A range that runs backwards is refused with a hint that keeps its meaning: the
+/// wrap-around past the field's end, or, for a day-of-week range ending on Sunday, Sunday
+/// written as 7 (swapping the ends of `sat-sun` would give `sun-sat`, every day).
+#[test]
+fn backwards_ranges_get_a_hint_that_keeps_their_meaning() {
+    let table = [
+        (
+            "0 0 * * sat-sun",
+            "day-of-week: range 'sat-sun' runs backwards; write sat-7",
+        ),
+        (
+            "0 0 * * 5-0",
+            "day-of-week: range '5-0' runs backwards; write 5-7",
+        ),
+        (
+            "0 0 * * fri-mon",
+            "day-of-week: range 'fri-mon' runs backwards; to wrap around, write fri-sat,sun-mon",
+        ),
+        (
+            "0 22-2 * * *",
+            "hour: range '22-2' runs backwards; to wrap around, write 22-23,0-2",
+        ),
+        (
+            "50-10 * * * *",
+            "minute: range '50-10' runs backwards; to wrap around, write 50-59,0-10",
+        ),
+        (
+            "0 0 25-5 * *",
+            "day-of-month: range '25-5' runs backwards; to wrap around, write 25-31,1-5",
+        ),
+        (
+            "0 0 1 nov-feb *",
+            "month: range 'nov-feb' runs backwards; to wrap around, write nov-dec,jan-feb",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (expr, hint) in table {
+        let out = cronq_next(expr, 1, "2026-11-23T09:00:00Z");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) || !out.stdout.is_empty() || !stderr.contains(hint) {
+            failures.push(format!(
+                "cronq next {expr:?}: exit {:?}, stderr {stderr:?}, want {hint:?}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The binary refuses bad expressions: exit code 2, nothing on stdout, and a message that
 /// names what is wrong (the field and its allowed range).
 #[test]
