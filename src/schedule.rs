@@ -69,7 +69,12 @@ pub struct ScheduleError {
 
 impl fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid schedule '{}': {}", self.expression, self.reason)
+        write!(
+            f,
+            "invalid schedule '{}': {}",
+            visible(&self.expression),
+            self.reason
+        )
     }
 }
 
@@ -165,7 +170,10 @@ impl Schedule {
             expression: expression.to_string(),
             reason,
         };
-        let trimmed = expression.trim();
+        let trimmed = expression.trim_matches(SEPARATORS);
+        if let Some(stray) = trimmed.chars().find(|&c| is_stray_space(c)) {
+            return Err(fail(stray_space(trimmed, stray)));
+        }
         let expanded = if let Some(name) = trimmed.strip_prefix('@') {
             macro_expansion(name).ok_or_else(|| {
                 fail(format!(
@@ -176,7 +184,10 @@ impl Schedule {
         } else {
             trimmed
         };
-        let parts: Vec<&str> = expanded.split_whitespace().collect();
+        let parts: Vec<&str> = expanded
+            .split(SEPARATORS)
+            .filter(|part| !part.is_empty())
+            .collect();
         if parts.len() != 5 {
             let hint = if parts.len() > 5 {
                 ": cronq has no seconds or year field"
@@ -351,6 +362,59 @@ impl Schedule {
             dom_matches || dow_matches
         }
     }
+}
+
+/// What separates fields: spaces and tabs, as in Debian's cron (entry.c skips only those).
+const SEPARATORS: [char; 2] = [' ', '\t'];
+
+/// White space or a control character that is not a separator: part of a field, so never
+/// valid, and often invisible (a no-break space pasted from a web page, a line break).
+fn is_stray_space(c: char) -> bool {
+    (c.is_whitespace() || c.is_control()) && !SEPARATORS.contains(&c)
+}
+
+/// The refusal of an expression holding `stray`, naming the field that holds it.
+fn stray_space(expression: &str, stray: char) -> String {
+    let holder = expression
+        .split(SEPARATORS)
+        .filter(|part| !part.is_empty())
+        .enumerate()
+        .find(|(_, part)| part.contains(stray));
+    let field = match holder {
+        Some((index, part)) if !expression.starts_with('@') && index < FIELDS.len() => {
+            format!("{}: '{}'", FIELDS[index].name, visible(part))
+        }
+        Some((_, part)) => format!("'{}'", visible(part)),
+        None => format!("'{}'", visible(expression)),
+    };
+    let what = match stray {
+        '\n' => "a line break",
+        '\r' => "a carriage return",
+        '\u{b}' => "a vertical tab",
+        '\u{c}' => "a form feed",
+        '\u{a0}' | '\u{2007}' | '\u{202f}' => "a no-break space",
+        c if c.is_whitespace() => "white space that is not a space or tab",
+        _ => "a control character",
+    };
+    format!(
+        "{field} contains {what} (U+{:04X}); separate fields with plain spaces or tabs",
+        stray as u32
+    )
+}
+
+/// `text` with its stray spaces written as escapes (`\n`, `\u{a0}`), so that a message
+/// quoting it stays on one line and shows what is there.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if is_stray_space(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn macro_expansion(name: &str) -> Option<&'static str> {
@@ -944,6 +1008,16 @@ mod tests {
             ("@reboot", "unknown macro '@reboot'"),
             ("", "expected 5 fields"),
             ("* - * * *", "hour: missing value"),
+            (
+                "0\u{a0}0 * * *",
+                "minute: '0\\u{a0}0' contains a no-break space (U+00A0)",
+            ),
+            (
+                "0 0 * * *\r\n",
+                "invalid schedule '0 0 * * *\\r\\n': day-of-week: '*\\r\\n' contains a \
+                 carriage return (U+000D); separate fields with plain spaces or tabs",
+            ),
+            ("0 0 * * *\u{1b}", "a control character (U+001B)"),
         ];
         for (expr, expected) in cases {
             let message = error_of(expr);

@@ -1105,6 +1105,68 @@ fn backwards_ranges_get_a_hint_that_keeps_their_meaning() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Fields are separated by spaces and tabs only, as in Debian's cron. Any other white space
+/// (a no-break space, a line break, a form feed, a vertical tab, an em space) is part of a
+/// field, and so refused with exit code 2 and a one-line message naming that field and the
+/// character.
+#[test]
+fn only_spaces_and_tabs_separate_fields() {
+    let table = [
+        (
+            "0\u{a0}0 * * *",
+            "minute: '0\\u{a0}0' contains a no-break space (U+00A0)",
+        ),
+        (
+            "0 0 * *\n*",
+            "month: '*\\n*' contains a line break (U+000A)",
+        ),
+        (
+            "0 0 * * *\n",
+            "day-of-week: '*\\n' contains a line break (U+000A)",
+        ),
+        (
+            "0 0\u{c}1 * * *",
+            "hour: '0\\u{c}1' contains a form feed (U+000C)",
+        ),
+        (
+            "0 0 1\u{b}* * *",
+            "day-of-month: '1\\u{b}*' contains a vertical tab (U+000B)",
+        ),
+        (
+            "@daily\u{2003}",
+            "'@daily\\u{2003}' contains white space that is not a space or tab (U+2003)",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (expr, message) in table {
+        let out = cronq_next(expr, 1, "2026-11-23T09:00:00Z");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let ok = out.status.code() == Some(2)
+            && out.stdout.is_empty()
+            && stderr.contains(message)
+            && stderr.contains("separate fields with plain spaces or tabs")
+            && stderr.trim_end().lines().count() == 1;
+        if !ok {
+            failures.push(format!(
+                "cronq next {expr:?}: exit {:?}, stderr {stderr:?}, want {message:?}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Spaces and tabs, also around the expression, are separators.
+    let out = cronq_next("\t0\t0 * *  *\t", 1, "2026-11-23T09:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2026-11-24T00:00:00Z\n"
+    );
+}
+
 /// The binary refuses bad expressions: exit code 2, nothing on stdout, and a message that
 /// names what is wrong (the field and its allowed range).
 #[test]
