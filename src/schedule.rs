@@ -8,10 +8,24 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 use std::fmt;
 
-/// How far `next_after` and `latest_at_or_before` look before giving up. 30 years covers
-/// the 28-year cycle of weekdays and leap days, so a schedule with no slot in that span
-/// has none at all (that is how `parse` rejects `0 0 30 2 *`).
-const HORIZON_DAYS: i64 = 366 * 30;
+/// How far `next_after` and `latest_at_or_before` look before concluding that there is no
+/// slot: 14,609 days, 40 years. A search that finds nothing in this span means "never" (that
+/// is how `parse` rejects `0 0 30 2 *`), so the span must be the longest possible wait
+/// between two slots, derived here rather than guessed.
+///
+/// Whether a day matches depends only on its month, its day of the month, the month's length
+/// and the weekday the month starts on (`L`, `nL`, `n#k` and `nW` included), and the time of
+/// day is the same for every day. So a schedule that fires on day d of some month fires on
+/// day d of every month of the same kind (month, length, first weekday), and the longest wait
+/// is the longest wait between two months of one kind. The Gregorian calendar repeats every
+/// 400 years (146,097 days, exactly 20,871 weeks), so that wait is found by going once
+/// through the cycle: the rarest kinds are the 29-day Februaries, one for each weekday, and
+/// each waits at most 40 years, across a century year that is not a leap year. For example
+/// `0 0 29 2 */7` (29 February on a Sunday) fires in 2088 and next in 2128. The unit test
+/// `horizon_is_the_longest_wait_between_two_months_of_one_kind` recomputes the figure. A
+/// longer horizon would only slow the refusal of schedules that never fire: a search that
+/// finds a slot stops there.
+const HORIZON_DAYS: i64 = 14_609;
 
 /// A parsed, valid cron expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +35,7 @@ pub struct Schedule {
     hours: u32,
     months: u16,
     days: DayRule,
-    /// A `*` or `/` in the minute or hour field: the job follows the wall clock through
+    /// The minute or the hour field starts with `*`: the job follows the wall clock through
     /// DST changes instead of being a fixed-time job (see `timetable`).
     wall_clock: bool,
 }
@@ -55,7 +69,12 @@ pub struct ScheduleError {
 
 impl fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid schedule '{}': {}", self.expression, self.reason)
+        write!(
+            f,
+            "invalid schedule '{}': {}",
+            visible(&self.expression),
+            self.reason
+        )
     }
 }
 
@@ -151,7 +170,10 @@ impl Schedule {
             expression: expression.to_string(),
             reason,
         };
-        let trimmed = expression.trim();
+        let trimmed = expression.trim_matches(SEPARATORS);
+        if let Some(stray) = trimmed.chars().find(|&c| is_stray_space(c)) {
+            return Err(fail(stray_space(trimmed, stray)));
+        }
         let expanded = if let Some(name) = trimmed.strip_prefix('@') {
             macro_expansion(name).ok_or_else(|| {
                 fail(format!(
@@ -162,7 +184,10 @@ impl Schedule {
         } else {
             trimmed
         };
-        let parts: Vec<&str> = expanded.split_whitespace().collect();
+        let parts: Vec<&str> = expanded
+            .split(SEPARATORS)
+            .filter(|part| !part.is_empty())
+            .collect();
         if parts.len() != 5 {
             let hint = if parts.len() > 5 {
                 ": cronq has no seconds or year field"
@@ -196,9 +221,11 @@ impl Schedule {
                 nth_dow: dow.nth_dow,
                 and_days: parts[2].starts_with('*') || parts[4].starts_with('*'),
             },
-            wall_clock: parts[..2].iter().any(|f| f.contains(['*', '/'])),
+            // Debian's entry.c sets MIN_STAR or HR_STAR from a field's first character only,
+            // so `0-59/30` is fixed-time and `1,*/5` too.
+            wall_clock: parts[..2].iter().any(|f| f.starts_with('*')),
         };
-        // A day rule that matches no day in a full 28-year cycle never matches at all.
+        // A schedule with no slot within the horizon has none at all (see HORIZON_DAYS).
         let probe = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
         if probe.and_then(|p| schedule.next_after(p)).is_none() {
             return Err(fail(
@@ -215,8 +242,10 @@ impl Schedule {
         &self.source
     }
 
-    /// Whether the minute or hour field has a `*` or a step: such a job follows the wall
-    /// clock at DST changes; any other is a fixed-time job (Debian's cron(8)).
+    /// Whether the minute or hour field starts with `*`: such a job follows the wall clock at
+    /// DST changes; any other is a fixed-time job, steps included (Debian's cron(8)). The
+    /// rule looks at the first character only, as Debian's does, so that a crontab moved
+    /// from cron to cronq keeps its behaviour on the nights the clocks change.
     pub fn follows_wall_clock(&self) -> bool {
         self.wall_clock
     }
@@ -335,6 +364,59 @@ impl Schedule {
     }
 }
 
+/// What separates fields: spaces and tabs, as in Debian's cron (entry.c skips only those).
+const SEPARATORS: [char; 2] = [' ', '\t'];
+
+/// White space or a control character that is not a separator: part of a field, so never
+/// valid, and often invisible (a no-break space pasted from a web page, a line break).
+fn is_stray_space(c: char) -> bool {
+    (c.is_whitespace() || c.is_control()) && !SEPARATORS.contains(&c)
+}
+
+/// The refusal of an expression holding `stray`, naming the field that holds it.
+fn stray_space(expression: &str, stray: char) -> String {
+    let holder = expression
+        .split(SEPARATORS)
+        .filter(|part| !part.is_empty())
+        .enumerate()
+        .find(|(_, part)| part.contains(stray));
+    let field = match holder {
+        Some((index, part)) if !expression.starts_with('@') && index < FIELDS.len() => {
+            format!("{}: '{}'", FIELDS[index].name, visible(part))
+        }
+        Some((_, part)) => format!("'{}'", visible(part)),
+        None => format!("'{}'", visible(expression)),
+    };
+    let what = match stray {
+        '\n' => "a line break",
+        '\r' => "a carriage return",
+        '\u{b}' => "a vertical tab",
+        '\u{c}' => "a form feed",
+        '\u{a0}' | '\u{2007}' | '\u{202f}' => "a no-break space",
+        c if c.is_whitespace() => "white space that is not a space or tab",
+        _ => "a control character",
+    };
+    format!(
+        "{field} contains {what} (U+{:04X}); separate fields with plain spaces or tabs",
+        stray as u32
+    )
+}
+
+/// `text` with its stray spaces written as escapes (`\n`, `\u{a0}`), so that a message
+/// quoting it stays on one line and shows what is there.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if is_stray_space(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn macro_expansion(name: &str) -> Option<&'static str> {
     Some(match name.to_ascii_lowercase().as_str() {
         "yearly" | "annually" => "0 0 1 1 *",
@@ -410,10 +492,17 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
             return Ok(());
         }
     }
+    let span = field.max - field.min;
     let (range, step) = match item.split_once('/') {
         Some((range, step)) => {
             let step: u32 = digits(step)
                 .ok_or_else(|| format!("'{item}': the step after '/' must be a whole number"))?;
+            if step == 0 || step > span {
+                return Err(format!(
+                    "'{item}': step {step} is out of range 1-{span} for {}",
+                    field.name
+                ));
+            }
             (range, Some(step))
         }
         None => (item, None),
@@ -429,7 +518,7 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
     } else if let Some((a, b)) = range.split_once('-') {
         let (low, high) = (value(a, field)?, value(b, field)?);
         if low > high {
-            return Err(format!("range '{item}' runs backwards; write {b}-{a}?"));
+            return Err(backwards_range(item, (a, low), (b, high), step, field));
         }
         (low, high)
     } else {
@@ -442,20 +531,76 @@ fn parse_item(item: &str, field: &Field, parsed: &mut ParsedField) -> Result<(),
         }
         (single, single)
     };
-    let span = field.max - field.min;
     let step = step.unwrap_or(1);
-    if step == 0 || step > span {
-        return Err(format!(
-            "'{item}': step {step} is out of range 1-{span} for {}",
-            field.name
-        ));
-    }
     let mut v = low;
     while v <= high {
         parsed.bits |= 1 << v;
         v += step;
     }
     Ok(())
+}
+
+/// The refusal of a range `a-b` whose start comes after its end, as Debian's cron refuses
+/// it. The hint writes what such a range most likely means, the wrap-around from a past the
+/// field's end to b (`22-2` hours: `22-23,0-2`), in the user's notation, names staying
+/// names. In day-of-week, a range that ends on Sunday needs no wrap, as Sunday is also 7:
+/// `sat-sun` becomes `sat-7` (swapping the ends, `sun-sat`, would mean every day).
+fn backwards_range(
+    item: &str,
+    (a, low): (&str, u32),
+    (b, high): (&str, u32),
+    step: Option<u32>,
+    field: &Field,
+) -> String {
+    let step_text = step.map(|s| format!("/{s}")).unwrap_or_default();
+    let fix = if field.kind == Kind::DayOfWeek && low == 7 {
+        format!("write 0-{b}{step_text} (0 is Sunday too)")
+    } else if field.kind == Kind::DayOfWeek && high == 0 {
+        format!("write {a}-7{step_text} (7 is Sunday too)")
+    } else {
+        // Day-of-week wraps from Saturday to Sunday; 7 is left out, as `*` leaves it out.
+        let top = if field.kind == Kind::DayOfWeek {
+            6
+        } else {
+            field.max
+        };
+        // A one-value part is written as the value alone, unless a step needs a range.
+        let to_end = if low == top && step.is_none() {
+            a.to_string()
+        } else {
+            format!("{a}-{}{step_text}", written_like(top, a, field))
+        };
+        let from_start = if high == field.min && step.is_none() {
+            b.to_string()
+        } else {
+            format!("{}-{b}{step_text}", written_like(field.min, b, field))
+        };
+        format!("to wrap around, write {to_end},{from_start}")
+    };
+    format!("range '{item}' runs backwards; {fix}")
+}
+
+/// `value` written the way the user wrote `like`: as a name in the same case when `like` is
+/// a name, else as a number.
+fn written_like(value: u32, like: &str, field: &Field) -> String {
+    let name = value
+        .checked_sub(field.name_base)
+        .and_then(|i| field.names.get(i as usize))
+        .filter(|_| !like.bytes().all(|b| b.is_ascii_digit()));
+    let Some(name) = name else {
+        return value.to_string();
+    };
+    if like.bytes().all(|b| b.is_ascii_uppercase()) {
+        name.to_string()
+    } else if like.bytes().all(|b| b.is_ascii_lowercase()) {
+        name.to_ascii_lowercase()
+    } else {
+        // Mixed case, as in `Nov`: capitalised.
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { c } else { c.to_ascii_lowercase() })
+            .collect()
+    }
 }
 
 /// A number written with digits only (no sign, no spaces), as cron writes them.
@@ -728,6 +873,70 @@ mod tests {
         }
     }
 
+    /// The horizon is the longest wait between two months of one kind (month, length, first
+    /// weekday). Two 400-year cycles are walked, so that the wait from the last month of a
+    /// kind in one cycle to the first in the next is counted too.
+    #[test]
+    fn horizon_is_the_longest_wait_between_two_months_of_one_kind() {
+        let mut last_seen = std::collections::HashMap::new();
+        let mut longest = 0;
+        let mut month = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        while month.year() < 2800 {
+            let kind = (
+                month.month(),
+                days_in_month(month),
+                month.weekday().num_days_from_sunday(),
+            );
+            if let Some(previous) = last_seen.insert(kind, month) {
+                longest = longest.max((month - previous).num_days());
+            }
+            month = first_of_next_month(month).unwrap();
+        }
+        assert_eq!(longest, HORIZON_DAYS);
+    }
+
+    #[test]
+    fn the_longest_wait_is_found_forwards_and_backwards() {
+        // 29 February on a Sunday: 2088, then 2128, because 2100 is not a leap year.
+        assert_eq!(
+            next_n("0 0 29 2 */7", "2088-02-29 00:00", 1),
+            ["2128-02-29 00:00 Sun"]
+        );
+        let s = Schedule::parse("0 0 29 2 */7").unwrap();
+        assert_eq!(
+            s.latest_at_or_before(at("2128-02-28 23:59")),
+            Some(at("2088-02-29 00:00"))
+        );
+        // A fifth Tuesday in February needs 29 February on a Tuesday: 2084, then 2124.
+        assert_eq!(
+            next_n("0 0 * 2 2#5", "2084-02-29 00:00", 1),
+            ["2124-02-29 00:00 Tue"]
+        );
+        let s = Schedule::parse("0 0 * 2 2#5").unwrap();
+        assert_eq!(
+            s.latest_at_or_before(at("2124-02-28 23:59")),
+            Some(at("2084-02-29 00:00"))
+        );
+    }
+
+    proptest::proptest! {
+        /// The rarest schedules (a 29-day February starting on a given weekday) have a slot
+        /// after and before any minute of a whole 400-year cycle, each at most the horizon
+        /// away.
+        #[test]
+        fn the_rarest_schedules_always_have_a_next_and_a_latest_slot(
+            weekday in 0u32..7,
+            minute in 0i64..(146_097 * 1440),
+        ) {
+            let s = Schedule::parse(&format!("0 0 * 2 {weekday}#5")).unwrap();
+            let t = at("2000-01-01 00:00") + chrono::Duration::minutes(minute);
+            let next = s.next_after(t);
+            let latest = s.latest_at_or_before(t);
+            proptest::prop_assert!(next.is_some_and(|n| (n - t).num_days() <= HORIZON_DAYS));
+            proptest::prop_assert!(latest.is_some_and(|l| (t - l).num_days() <= HORIZON_DAYS));
+        }
+    }
+
     #[test]
     fn latest_at_or_before_walks_backwards() {
         let s = Schedule::parse("0 0 L * *").unwrap();
@@ -799,6 +1008,16 @@ mod tests {
             ("@reboot", "unknown macro '@reboot'"),
             ("", "expected 5 fields"),
             ("* - * * *", "hour: missing value"),
+            (
+                "0\u{a0}0 * * *",
+                "minute: '0\\u{a0}0' contains a no-break space (U+00A0)",
+            ),
+            (
+                "0 0 * * *\r\n",
+                "invalid schedule '0 0 * * *\\r\\n': day-of-week: '*\\r\\n' contains a \
+                 carriage return (U+000D); separate fields with plain spaces or tabs",
+            ),
+            ("0 0 * * *\u{1b}", "a control character (U+001B)"),
         ];
         for (expr, expected) in cases {
             let message = error_of(expr);
@@ -806,6 +1025,120 @@ mod tests {
                 message.contains(expected),
                 "{expr:?}: {message:?} lacks {expected:?}"
             );
+        }
+    }
+
+    /// Debian's entry.c marks a job as a wildcard job (for DST) when the first character of
+    /// its minute or hour field is `*`, and for no other reason.
+    #[test]
+    fn a_job_follows_the_wall_clock_only_when_minute_or_hour_starts_with_a_star() {
+        let cases = [
+            ("* * * * *", true),
+            ("*/15 * * * *", true),
+            ("0 * * * *", true),
+            ("5 */2 * * *", true),
+            ("@hourly", true),
+            ("0-59/30 2 * * *", false),
+            ("0 0-23/2 * * *", false),
+            ("1,*/5 2 * * *", false),
+            ("30 2 * * *", false),
+            ("0 8 */2 * *", false),
+            ("@daily", false),
+        ];
+        for (expr, wall_clock) in cases {
+            assert_eq!(
+                Schedule::parse(expr).unwrap().follows_wall_clock(),
+                wall_clock,
+                "{expr}"
+            );
+        }
+    }
+
+    #[test]
+    fn backwards_ranges_suggest_the_wrap_around() {
+        let cases = [
+            ("sat-sun", 4, "write sat-7 (7 is Sunday too)"),
+            ("SAT-SUN/2", 4, "write SAT-7/2 (7 is Sunday too)"),
+            ("7-2", 4, "write 0-2 (0 is Sunday too)"),
+            ("fri-mon", 4, "to wrap around, write fri-sat,sun-mon"),
+            ("6-1", 4, "to wrap around, write 6,0-1"),
+            ("23-2", 1, "to wrap around, write 23,0-2"),
+            ("22-0", 1, "to wrap around, write 22-23,0"),
+            ("50-10/5", 0, "to wrap around, write 50-59/5,0-10/5"),
+            ("Nov-FEB", 3, "to wrap around, write Nov-Dec,JAN-FEB"),
+            ("dec-1", 3, "to wrap around, write dec,1"),
+        ];
+        for (text, field, hint) in cases {
+            let message = parse_field(text, &FIELDS[field]).err().unwrap();
+            assert_eq!(
+                message,
+                format!("range '{text}' runs backwards; {hint}"),
+                "{text}"
+            );
+        }
+    }
+
+    /// A step is checked before the range it applies to, so that no hint built from the
+    /// range suggests a step that is itself refused.
+    #[test]
+    fn a_bad_step_is_named_before_the_range() {
+        for (expr, expected) in [
+            ("5/0 * * * *", "minute: '5/0': step 0 is out of range 1-59"),
+            (
+                "50-10/60 * * * *",
+                "minute: '50-10/60': step 60 is out of range 1-59",
+            ),
+        ] {
+            let message = error_of(expr);
+            assert!(message.contains(expected), "{expr}: {message}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every backwards range, in every field, written with numbers or names in any case
+        /// and with or without a step, gets a suggestion that parses; without a step the
+        /// suggestion means exactly the wrap-around from the start past the field's end to
+        /// the end.
+        #[test]
+        fn the_suggestion_for_a_backwards_range_parses_and_wraps_around(
+            field in 0usize..5,
+            ends in (0u32..=59, 0u32..=59),
+            names in proptest::prelude::any::<(bool, bool)>(),
+            upper in proptest::prelude::any::<bool>(),
+            step in proptest::option::of(1u32..=7),
+        ) {
+            let field = &FIELDS[field];
+            let values = field.max - field.min + 1;
+            let (x, y) = (field.min + ends.0 % values, field.min + ends.1 % values);
+            proptest::prop_assume!(x != y);
+            let (low, high) = (x.max(y), x.min(y));
+            let write = |v: u32, name: bool| {
+                let named = field.names.get(v.wrapping_sub(field.name_base) as usize);
+                match named {
+                    Some(n) if name && upper => n.to_string(),
+                    Some(n) if name => n.to_ascii_lowercase(),
+                    _ => v.to_string(),
+                }
+            };
+            let step_text = step.map(|s| format!("/{s}")).unwrap_or_default();
+            let text = format!("{}-{}{step_text}", write(low, names.0), write(high, names.1));
+            let message = parse_field(&text, field).err().unwrap();
+            let suggestion = message
+                .split("write ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap();
+            let parsed = parse_field(suggestion, field);
+            proptest::prop_assert!(parsed.is_ok(), "{} -> {}: {:?}", text, suggestion, parsed.err());
+            if step.is_none() {
+                let bits = parsed.map(|p| p.bits).unwrap_or(0);
+                let mut wrap: u64 = 0;
+                let top = if field.kind == Kind::DayOfWeek { 7 } else { field.max };
+                for v in (low..=top).chain(field.min..=high) {
+                    wrap |= 1 << if field.kind == Kind::DayOfWeek { v % 7 } else { v };
+                }
+                proptest::prop_assert_eq!(bits, wrap, "{} -> {}", text, suggestion);
+            }
         }
     }
 

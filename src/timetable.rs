@@ -1,11 +1,13 @@
 //! A schedule in a time zone (design §4, issue 5): slots are found on the zone's wall clock
 //! and returned as UTC instants, with Debian cron's rules where the clock jumps. Pure.
 //!
-//! - A **fixed-time** job (no `*` or `/` in its minute and hour fields) whose slot falls in
-//!   a spring-forward gap runs at the first valid time after the gap; one whose slot falls
-//!   in a fall-back overlap runs once, at the first occurrence.
-//! - A **wall-clock** job (`*` or a step in minute or hour) follows the wall clock: the
-//!   minutes of a gap do not exist for it, and the minutes of an overlap come twice.
+//! - A **fixed-time** job (neither its minute nor its hour field starts with `*`; steps such
+//!   as `0-59/30` do not count) whose slot falls in a spring-forward gap runs at the first
+//!   valid time after the gap; one whose slot falls in a fall-back overlap runs once, at the
+//!   first occurrence.
+//! - A **wall-clock** job (minute or hour starts with `*`: `*`, `*/15`) follows the wall
+//!   clock: the minutes of a gap do not exist for it, and the minutes of an overlap come
+//!   twice.
 //!
 //! Zones come from the system's time zone database (`$TZDIR` or `/usr/share/zoneinfo`, the
 //! tzdata package), as for cron itself: the rules follow the operating system's updates,
@@ -339,8 +341,10 @@ mod tests {
         "America/Santiago",
         "Asia/Kolkata",
     ];
-    const EXPRESSIONS: [&str; 6] = [
+    const EXPRESSIONS: [&str; 7] = [
         "*/15 * * * *",
+        // A step, but no leading `*`: fixed-time, several slots in one gap.
+        "0-59/20 1-3 * * *",
         "30 2 * * *",
         "0 0 * * *",
         "45 1 * * 0",
@@ -352,7 +356,7 @@ mod tests {
         /// Forward and backward search agree, slots strictly increase, and each slot's wall
         /// time is one of the schedule's, or (fixed-time jobs) the end of a gap.
         #[test]
-        fn forward_and_backward_agree(zone in 0usize..6, expr in 0usize..6, start in 1_767_225_600i64..1_798_761_600) {
+        fn forward_and_backward_agree(zone in 0..ZONES.len(), expr in 0..EXPRESSIONS.len(), start in 1_767_225_600i64..1_798_761_600) {
             let table = Timetable::parse(EXPRESSIONS[expr], ZONES[zone]).unwrap();
             let rules = parse_zone(ZONES[zone]).unwrap().unwrap();
             let mut t = start;

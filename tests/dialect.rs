@@ -358,12 +358,13 @@ impl Oracle {
     }
 
     /// The first matching minute strictly after `t`: a scan day by day with the day predicate,
-    /// then minute by minute within matching days. Gives up after 29 years.
+    /// then minute by minute within matching days. Gives up after a whole 400-year Gregorian
+    /// cycle, after which dates and weekdays repeat: what does not match in it never does.
     fn next_after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         let first = floor_minute(t) + Duration::minutes(1);
         let mut date = first.date();
         let mut from = first.hour() * 60 + first.minute();
-        for _ in 0..29 * 366 {
+        for _ in 0..=GREGORIAN_CYCLE_DAYS {
             if self.day_matches(date) {
                 if let Some(mod_) = (from..1440).find(|&m| self.time_matches(m)) {
                     return Some(at_minute(date, mod_));
@@ -380,7 +381,7 @@ impl Oracle {
         let last = floor_minute(t);
         let mut date = last.date();
         let mut until = last.hour() * 60 + last.minute();
-        for _ in 0..29 * 366 {
+        for _ in 0..=GREGORIAN_CYCLE_DAYS {
             if self.day_matches(date) {
                 if let Some(mod_) = (0..=until).rev().find(|&m| self.time_matches(m)) {
                     return Some(at_minute(date, mod_));
@@ -392,6 +393,9 @@ impl Oracle {
         None
     }
 }
+
+/// 400 years of the Gregorian calendar: exactly 20,871 weeks.
+const GREGORIAN_CYCLE_DAYS: u32 = 146_097;
 
 /// The day `nW` stands for: the weekday (Mon-Fri) of the month closest to day n; none when the
 /// month has no day n. (There is never a tie: a Saturday has Friday one day before, a Sunday
@@ -518,7 +522,7 @@ fn start_time() -> impl Strategy<Value = NaiveDateTime> {
 
 /// Parses a generated expression. A generated expression is always well formed, so the only
 /// acceptable refusal is "can never fire", and then the oracle must agree that no day in a
-/// full 28-year cycle matches.
+/// full 400-year cycle matches.
 fn parse_generated(e: &Expr, oracle: &Oracle) -> Result<Option<Schedule>, TestCaseError> {
     let text = e.text();
     match Schedule::parse(&text) {
@@ -1033,6 +1037,134 @@ fn known_schedules_through_the_binary() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// 29 February on a Sunday fires in 2088 and next in 2128: 2100 is not a leap year, so the
+/// wait is 40 years, the longest any schedule has. The search must reach across it. (Dates
+/// from Python's datetime.)
+#[test]
+fn twenty_ninth_of_february_on_a_sunday_reaches_past_2100() {
+    let out = cronq_next("0 0 29 2 */7", 3, "2080-01-01T00:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2088-02-29T00:00:00Z\n2128-02-29T00:00:00Z\n2156-02-29T00:00:00Z\n"
+    );
+}
+
+/// A range that runs backwards is refused with a hint that keeps its meaning: the
+/// wrap-around past the field's end, or, for a day-of-week range ending on Sunday, Sunday
+/// written as 7 (swapping the ends of `sat-sun` would give `sun-sat`, every day).
+#[test]
+fn backwards_ranges_get_a_hint_that_keeps_their_meaning() {
+    let table = [
+        (
+            "0 0 * * sat-sun",
+            "day-of-week: range 'sat-sun' runs backwards; write sat-7",
+        ),
+        (
+            "0 0 * * 5-0",
+            "day-of-week: range '5-0' runs backwards; write 5-7",
+        ),
+        (
+            "0 0 * * fri-mon",
+            "day-of-week: range 'fri-mon' runs backwards; to wrap around, write fri-sat,sun-mon",
+        ),
+        (
+            "0 22-2 * * *",
+            "hour: range '22-2' runs backwards; to wrap around, write 22-23,0-2",
+        ),
+        (
+            "50-10 * * * *",
+            "minute: range '50-10' runs backwards; to wrap around, write 50-59,0-10",
+        ),
+        (
+            "0 0 25-5 * *",
+            "day-of-month: range '25-5' runs backwards; to wrap around, write 25-31,1-5",
+        ),
+        (
+            "0 0 1 nov-feb *",
+            "month: range 'nov-feb' runs backwards; to wrap around, write nov-dec,jan-feb",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (expr, hint) in table {
+        let out = cronq_next(expr, 1, "2026-11-23T09:00:00Z");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) || !out.stdout.is_empty() || !stderr.contains(hint) {
+            failures.push(format!(
+                "cronq next {expr:?}: exit {:?}, stderr {stderr:?}, want {hint:?}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Fields are separated by spaces and tabs only, as in Debian's cron. Any other white space
+/// (a no-break space, a line break, a form feed, a vertical tab, an em space) is part of a
+/// field, and so refused with exit code 2 and a one-line message naming that field and the
+/// character.
+#[test]
+fn only_spaces_and_tabs_separate_fields() {
+    let table = [
+        (
+            "0\u{a0}0 * * *",
+            "minute: '0\\u{a0}0' contains a no-break space (U+00A0)",
+        ),
+        (
+            "0 0 * *\n*",
+            "month: '*\\n*' contains a line break (U+000A)",
+        ),
+        (
+            "0 0 * * *\n",
+            "day-of-week: '*\\n' contains a line break (U+000A)",
+        ),
+        (
+            "0 0\u{c}1 * * *",
+            "hour: '0\\u{c}1' contains a form feed (U+000C)",
+        ),
+        (
+            "0 0 1\u{b}* * *",
+            "day-of-month: '1\\u{b}*' contains a vertical tab (U+000B)",
+        ),
+        (
+            "@daily\u{2003}",
+            "'@daily\\u{2003}' contains white space that is not a space or tab (U+2003)",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (expr, message) in table {
+        let out = cronq_next(expr, 1, "2026-11-23T09:00:00Z");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let ok = out.status.code() == Some(2)
+            && out.stdout.is_empty()
+            && stderr.contains(message)
+            && stderr.contains("separate fields with plain spaces or tabs")
+            && stderr.trim_end().lines().count() == 1;
+        if !ok {
+            failures.push(format!(
+                "cronq next {expr:?}: exit {:?}, stderr {stderr:?}, want {message:?}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Spaces and tabs, also around the expression, are separators.
+    let out = cronq_next("\t0\t0 * *  *\t", 1, "2026-11-23T09:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2026-11-24T00:00:00Z\n"
+    );
 }
 
 /// The binary refuses bad expressions: exit code 2, nothing on stdout, and a message that

@@ -1,9 +1,10 @@
 //! Per-job time zones with Debian cron's DST rules, around real 2026 transitions.
 //!
-//! A fixed-time slot (no `*` or step in minute and hour) that falls in a spring-forward gap
-//! runs at the first valid time after the gap; one in a fall-back overlap runs once, at the
-//! first occurrence. A job with a `*` or a step in its minute or hour field follows the
-//! wall clock: no slots in a gap, both passes through an overlap. Slots print in UTC.
+//! A fixed-time slot (neither minute nor hour starts with `*`, as in Debian's cron) that
+//! falls in a spring-forward gap runs at the first valid time after the gap; one in a
+//! fall-back overlap runs once, at the first occurrence. A job whose minute or hour field
+//! starts with `*` follows the wall clock: no slots in a gap, both passes through an
+//! overlap. Slots print in UTC.
 //!
 //! The transition instants were checked against Python's zoneinfo (system tzdata).
 
@@ -97,6 +98,67 @@ fn berlin() {
             "2026-10-25T01:00:00Z",
             "2026-10-25T01:30:00Z",
             "2026-10-25T02:00:00Z"
+        ]
+    );
+}
+
+/// Debian's cron(8) counts a job as a wall-clock job only when its minute or hour field
+/// starts with `*`. `0-59/30 2 * * *` has a step but starts with a digit, so it is a
+/// fixed-time job: its 02:00 and 02:30 fall in the spring-forward gap and run once, at its
+/// end, and through the fall-back overlap it runs only in the first pass.
+#[test]
+fn a_step_without_a_leading_star_is_a_fixed_time_job() {
+    // 2026-03-29 01:00Z: 02:00 CET -> 03:00 CEST (01:00Z is 03:00 local).
+    assert_eq!(
+        next(
+            "0-59/30 2 * * *",
+            "Europe/Berlin",
+            "2026-03-28T23:00:00Z",
+            3
+        ),
+        [
+            "2026-03-29T01:00:00Z",
+            "2026-03-30T00:00:00Z",
+            "2026-03-30T00:30:00Z"
+        ]
+    );
+    // 2026-10-25 01:00Z: 03:00 CEST -> 02:00 CET. The first 02:00 and 02:30 only.
+    assert_eq!(
+        next(
+            "0-59/30 2 * * *",
+            "Europe/Berlin",
+            "2026-10-24T12:00:00Z",
+            4
+        ),
+        [
+            "2026-10-25T00:00:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-26T01:00:00Z",
+            "2026-10-26T01:30:00Z"
+        ]
+    );
+}
+
+/// `*/30 2 * * *` starts with `*`: a wall-clock job, with no slot in the gap at all, and
+/// both passes through the overlap.
+#[test]
+fn a_leading_star_is_a_wall_clock_job() {
+    assert_eq!(
+        next("*/30 2 * * *", "Europe/Berlin", "2026-03-28T23:00:00Z", 3),
+        [
+            "2026-03-30T00:00:00Z",
+            "2026-03-30T00:30:00Z",
+            "2026-03-31T00:00:00Z"
+        ]
+    );
+    assert_eq!(
+        next("*/30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 5),
+        [
+            "2026-10-25T00:00:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-25T01:00:00Z",
+            "2026-10-25T01:30:00Z",
+            "2026-10-26T01:00:00Z"
         ]
     );
 }
