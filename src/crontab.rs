@@ -148,9 +148,12 @@ fn split_schedule(line: &str) -> Result<(String, &str), String> {
     let fields = if line.starts_with('@') { 1 } else { 5 };
     let mut rest = line;
     let mut words = Vec::with_capacity(fields);
+    // Fields are separated by spaces and tabs only, as cron splits them: any other white
+    // space stays in its field, where the dialect refuses it by name.
+    let blank = [' ', '\t'];
     for _ in 0..fields {
-        rest = rest.trim_start();
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest.trim_start_matches(blank);
+        let end = rest.find(blank).unwrap_or(rest.len());
         if end == 0 {
             break;
         }

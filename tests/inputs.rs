@@ -213,6 +213,22 @@ fn import_refuses_a_directory() {
 }
 
 #[test]
+fn import_splits_fields_on_spaces_and_tabs_only_as_cron_does() {
+    let db = Db::new();
+    // A no-break space between minute and hour: one field to cron, refused by name.
+    let crontab = db.file("crontab", "0\u{a0}3 * * * /usr/bin/backup\n");
+    let output = db
+        .cronq(&["import", crontab.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_refused(&output, &["line 1", "expected a schedule and a command"]);
+    let tabs = db.file("tabs", "0\t3\t*\t*\t*\t/usr/bin/backup\n");
+    db.cronq(&["import", tabs.to_str().unwrap()])
+        .assert()
+        .success();
+}
+
+#[test]
 fn import_refuses_a_file_over_4_mib_and_takes_one_just_under() {
     let db = Db::new();
     let limit = 4 * 1024 * 1024;
