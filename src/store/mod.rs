@@ -5,6 +5,7 @@
 pub mod jobs;
 pub mod runs;
 pub mod settings;
+pub mod vanished;
 
 use crate::builtin::Builtin;
 use crate::error::usage;
@@ -36,7 +37,8 @@ impl Store {
     /// not exist. A file that is not a cronq database, or one from a newer cronq, is
     /// refused and left exactly as it was; so are a database, a `-wal` or `-shm` file, or a
     /// directory above them that another user could change, and a database that is a
-    /// symbolic link (`files`).
+    /// symbolic link (`files`). A database that is gone after cronq used it is not replaced
+    /// by an empty one (`vanished`).
     pub fn open(path: &Path, now: Timestamp) -> Result<Store> {
         let shown = path.display();
         let name = path.file_name().ok_or_else(|| {
@@ -55,6 +57,7 @@ impl Store {
         let mut file = match open_file(path, &real)? {
             Some(file) => file,
             None => {
+                vanished::refuse_if_used(path, now)?;
                 create_empty(&real)?;
                 open_file(path, &real)?.with_context(|| {
                     format!("the database {shown} vanished while it was being created")
