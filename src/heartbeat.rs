@@ -15,9 +15,13 @@ pub fn beat(lock: &InvocationLock, now: Timestamp) {
     }
 }
 
-/// The time of the last pass, if any pass ran.
+/// The time of the last pass, if any pass ran. A link planted as the lock file is not
+/// followed (and a pass refuses it).
 pub fn last(db: &Path) -> Option<Timestamp> {
-    let modified = std::fs::metadata(lock_path(db)).ok()?.modified().ok()?;
+    let modified = std::fs::symlink_metadata(lock_path(db))
+        .ok()?
+        .modified()
+        .ok()?;
     let seconds = match modified.duration_since(UNIX_EPOCH) {
         Ok(after) => after.as_secs() as i64,
         Err(before) => -(before.duration().as_secs() as i64),

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod crontab;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod heartbeat;
 pub mod job;
 pub mod limits;

@@ -5,7 +5,12 @@
 //!   never while jobs execute; a second invocation that finds it taken exits at once;
 //! - worker slots, `<database>.worker-N.lock` for N below `max_processes`, one held by
 //!   each invocation while it executes runs.
+//!
+//! Both are opened without following a symbolic link and refused unless only their owner
+//! controls them (`files`): a lock file another user could point elsewhere would let that
+//! user choose which file a pass writes the heartbeat to.
 
+use crate::files::{self, beside};
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
@@ -50,21 +55,31 @@ impl WorkerSlot {
     }
 }
 
-/// `<database><suffix>`.
-fn beside(db: &Path, suffix: &str) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 fn try_lock(path: &Path) -> Result<Option<File>> {
-    let file = OpenOptions::new()
+    let opened = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if files::is_link(&e) => {
+            let fix = format!(
+                "Remove the link (cronq creates the file again) with: rm {}",
+                path.display()
+            );
+            return Err(files::link_refused("the lock file", path, &fix));
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot open the lock file {}", path.display()))
+        }
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot look at the lock file {}", path.display()))?;
+    files::ensure_owner_only("the lock file", path, &meta)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => Ok(None),

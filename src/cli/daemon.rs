@@ -1,9 +1,13 @@
 //! `cronq daemon`: passes in a loop, for hosts where a long-lived process is allowed.
-//! SIGTERM or SIGINT stops it gracefully (docs/daemon.md).
+//! SIGTERM or SIGINT stops it gracefully (docs/daemon.md). It outlives a failed pass, but
+//! not its database: deleted, its directory deleted or another file in its place, the
+//! daemon exits 1 rather than go on with an empty one (docs/daemon.md#a-database-that-vanished).
 
 use super::Context;
+use crate::store::vanished::{self, Identity};
 use crate::{pass, shutdown, store};
 use anyhow::Result;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -20,12 +24,21 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     shutdown::install()?;
     let db = context.db_path()?;
     log::info!("daemon started on {}", db.display());
+    // The database file at the start, or else the one the first pass created: the daemon
+    // stops when it is deleted or replaced.
+    let mut started_with = Identity::of(&db);
     while !shutdown::requested() {
         let began = Instant::now();
-        if let Err(e) = pass::run_pass(&db, &context.clock) {
+        ensure_unchanged(&db, started_with, context)?;
+        match pass::run_pass(&db, &context.clock) {
+            Err(e) if vanished::is_vanished(&e) => return Err(e),
             // A daemon outlives a bad moment (a locked or briefly unreadable database).
-            log::error!("pass failed: {e:#}");
+            Err(e) => log::error!("pass failed: {e:#}"),
+            Ok(_) => {}
         }
+        started_with = started_with.or_else(|| Identity::of(&db));
+        // Reading the interval opens the database too: it must not create one either.
+        ensure_unchanged(&db, started_with, context)?;
         let interval = match args.interval {
             Some(seconds) => seconds,
             None => context
@@ -40,4 +53,12 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     }
     log::info!("daemon stopped");
     Ok(0)
+}
+
+/// Fails when the database is no longer the file the daemon started with, if it has one.
+fn ensure_unchanged(db: &Path, started_with: Option<Identity>, context: &Context) -> Result<()> {
+    match started_with {
+        Some(known) => vanished::ensure_same(db, known, context.clock.now()),
+        None => Ok(()),
+    }
 }

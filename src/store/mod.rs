@@ -5,8 +5,11 @@
 pub mod jobs;
 pub mod runs;
 pub mod settings;
+pub mod vanished;
 
 use crate::builtin::Builtin;
+use crate::error::usage;
+use crate::files::{self, beside};
 use crate::time::Timestamp;
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -41,34 +44,55 @@ pub struct Store {
 impl Store {
     /// Opens the database at `path`, creating it (mode 0600, with the schema) when it does
     /// not exist. A file that is not a cronq database, or one from a newer cronq, is
-    /// refused and left exactly as it was.
+    /// refused and left exactly as it was; so are a database, a `-wal` or `-shm` file, or a
+    /// directory above them that another user could change, and a database that is a
+    /// symbolic link (`files`). A database that is gone after cronq used it is not replaced
+    /// by an empty one (`vanished`).
     pub fn open(path: &Path, now: Timestamp) -> Result<Store> {
         let shown = path.display();
-        if path.is_dir() {
-            return Err(crate::error::usage(format!(
-                "{shown} is a directory; --db must name a database file, e.g. {}",
+        let name = path.file_name().ok_or_else(|| {
+            usage(format!(
+                "{shown} does not name a file; --db must name a database file, e.g. {}",
                 path.join("cronq.db").display()
-            )));
-        }
-        match fs::File::open(path) {
-            Ok(mut file) => {
-                let mut header = [0u8; 16];
-                let read = file
-                    .read(&mut header)
-                    .with_context(|| format!("cannot read the database {shown}"))?;
-                // An empty file is a new database to SQLite; anything else must say so.
-                if read > 0 && header != *b"SQLite format 3\0" {
-                    bail!(
-                        "{shown} is not an SQLite database, so not a cronq database; it was left \
-                         untouched. Point --db (or CRONQ_DB) at another path, or move the file away."
-                    );
-                }
+            ))
+        })?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // SQLite gets the real path: with SQLITE_OPEN_NOFOLLOW it refuses a link anywhere in
+        // the path, and only the last component is cronq's to refuse.
+        let real = prepare_directory(dir)?.join(name);
+        let mut file = match open_file(path, &real)? {
+            Some(file) => file,
+            None => {
+                vanished::refuse_if_used(path, now)?;
+                create_empty(&real)?;
+                open_file(path, &real)?.with_context(|| {
+                    format!("the database {shown} vanished while it was being created")
+                })?
             }
-            Err(e) if e.kind() == ErrorKind::NotFound => create_empty(path)?,
-            Err(e) => bail!("cannot open the database {shown}: {e}"),
+        };
+        let mut header = [0u8; 16];
+        let read = file
+            .read(&mut header)
+            .with_context(|| format!("cannot read the database {shown}"))?;
+        // An empty file is a new database to SQLite; anything else must say so.
+        if read > 0 && header != *b"SQLite format 3\0" {
+            bail!(
+                "{shown} is not an SQLite database, so not a cronq database; it was left \
+                 untouched. Point --db (or CRONQ_DB) at another path, or move the file away."
+            );
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
+        // Closed before SQLite opens the file: closing any descriptor of a file drops every
+        // POSIX lock this process holds on it, SQLite's included, and another process could
+        // then take this connection's WAL for unused and corrupt the database.
+        drop(file);
+        check_wal_files(path, &real)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(&real, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
         conn.busy_handler(Some(wait_for_lock))?;
         let mut store = Store {
@@ -254,16 +278,102 @@ fn describe_failure(path: &Path) -> String {
     )
 }
 
-/// Creates the database file with mode 0600 (its directory with 0700) before SQLite opens
-/// it, so it is never readable by others, not even for a moment.
-fn create_empty(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+/// Resolves the database's directory to its real path (links resolved), creating it with
+/// mode 0700 when missing, and refuses it, or any directory above it, when another user
+/// could change it. What exists is checked before anything is created inside it.
+fn prepare_directory(dir: &Path) -> Result<PathBuf> {
+    let real = match fs::canonicalize(dir) {
+        Ok(real) => real,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let existing = dir
+                .ancestors()
+                .skip(1)
+                .map(|a| {
+                    if a.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        a
+                    }
+                })
+                .find_map(|a| fs::canonicalize(a).ok());
+            if let Some(existing) = existing {
+                files::ensure_directories(&existing)?;
+            }
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+            fs::canonicalize(dir)
+                .with_context(|| format!("cannot find the directory {}", dir.display()))?
+        }
+        Err(e) => bail!("cannot use the directory {}: {e}", dir.display()),
+    };
+    files::ensure_directories(&real)?;
+    Ok(real)
+}
+
+/// Opens the database file `real` (shown as `path`) to read its header, without following
+/// a link, and refuses it unless only its owner controls it; `None` when there is no file.
+fn open_file(path: &Path, real: &Path) -> Result<Option<fs::File>> {
+    let shown = path.display();
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(real)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if files::is_link(&e) => {
+            return Err(files::link_refused(
+                "the database",
+                path,
+                "Point --db (or CRONQ_DB) at the file the link points to.",
+            ))
+        }
+        Err(e) => bail!("cannot open the database {shown}: {e}"),
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot look at the database {shown}"))?;
+    if meta.is_dir() {
+        return Err(usage(format!(
+            "{shown} is a directory; --db must name a database file, e.g. {}",
+            path.join("cronq.db").display()
+        )));
     }
+    files::ensure_owner_only("the database", path, &meta)?;
+    Ok(Some(file))
+}
+
+/// Refuses SQLite's `-wal` and `-shm` files beside the database, when present, if another
+/// user could change them (whoever writes the WAL writes the database), or if they are
+/// links (SQLite would fail on them with a message that names neither). One `lstat` each.
+fn check_wal_files(path: &Path, real: &Path) -> Result<()> {
+    for suffix in ["-wal", "-shm"] {
+        let shown = beside(path, suffix);
+        let meta = match fs::symlink_metadata(beside(real, suffix)) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => bail!("cannot look at {}: {e}", shown.display()),
+        };
+        let what = format!("SQLite's {suffix} file");
+        if meta.file_type().is_symlink() {
+            let fix = format!(
+                "Stop cronq, then move the file the link points to in its place, or remove \
+                 the link with: rm {}",
+                shown.display()
+            );
+            return Err(files::link_refused(&what, &shown, &fix));
+        }
+        files::ensure_owner_only(&what, &shown, &meta)?;
+    }
+    Ok(())
+}
+
+/// Creates the database file with mode 0600 before SQLite opens it, so it is never
+/// readable by others, not even for a moment. Another invocation may create it first.
+fn create_empty(path: &Path) -> Result<()> {
     match fs::OpenOptions::new()
         .write(true)
         .create_new(true)
