@@ -14,11 +14,11 @@ use crate::run;
 use crate::settings::Settings;
 use crate::shutdown;
 use crate::store::runs::{Claim, Outcome, Owner, Run, Start};
+use crate::store::sql::Conn;
 use crate::store::{self, jobs, runs, Store};
 use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::{Context, Result};
-use rusqlite::Connection;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -119,7 +119,7 @@ impl Taker {
 
     /// Claims the next due run: started at once in sequential mode; for a child process
     /// to start in parallel mode.
-    fn take(&self, tx: &Connection, now: Timestamp) -> Result<Option<(Run, Claim)>> {
+    fn take(&self, tx: &dyn Conn, now: Timestamp) -> Result<Option<(Run, Claim)>> {
         let start = if self.start_here {
             Start::Now {
                 since_boot: since_boot(),
@@ -287,7 +287,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
 }
 
 /// Plans every job whose next slot is due, inside the caller's write transaction.
-fn plan_due_slots(tx: &Connection, now: Timestamp, settings: &Settings) -> Result<()> {
+fn plan_due_slots(tx: &dyn Conn, now: Timestamp, settings: &Settings) -> Result<()> {
     for job in jobs::due(tx, now)? {
         let last_slot = job.last_slot.unwrap_or(now);
         let schedule = match job

@@ -9,10 +9,10 @@ use crate::retry::retry_delay;
 use crate::settings::Settings;
 use crate::store::jobs::{self, Job};
 use crate::store::runs::{self, Claim, Outcome, Run};
+use crate::store::sql::Conn;
 use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
 use anyhow::Result;
-use rusqlite::Connection;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,7 @@ pub fn carry_out(
 /// Records how an attempt ended, retrying a failure while attempts remain. Nothing is
 /// recorded when `claim` no longer holds the run.
 pub fn settle(
-    tx: &Connection,
+    tx: &dyn Conn,
     run: &Run,
     claim: &Claim,
     outcome: &Outcome,

@@ -6,7 +6,7 @@
 //!
 //! These tests drive real processes. Where a run's age matters it is measured on the boot
 //! clock, which no flag can move, so the frozen-runner tests wait for real time to pass
-//! (about 25 s, polling with bounded deadlines).
+//! (about 30 s, polling with bounded deadlines).
 
 use serde_json::Value;
 use std::fs;
@@ -143,7 +143,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
     let command = format!(
         "echo $CRONQ_ATTEMPT >> {log}; echo $PPID > {runner}; \
          if [ $CRONQ_ATTEMPT = 1 ]; then sleep 120; fi; touch {second}; \
-         for i in $(seq 40); do [ -e {release} ] && break; sleep 0.1; done",
+         for i in $(seq 90); do [ -e {release} ] && break; sleep 0.1; done",
         log = db.file("attempts").display(),
         runner = db.file("runner.pid").display(),
         second = db.file("second").display(),
@@ -155,7 +155,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
             "add",
             "slow",
             "--timeout",
-            "5",
+            "10",
             "--retries",
             "1",
             "--",
@@ -172,7 +172,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
     signal(runner, libc::SIGSTOP);
 
     // Passes judge the run stale once its age on the boot clock passes the timeout and
-    // the graces (5 + 5 + 10 s): the job is killed, the attempt failed, a retry queued.
+    // the graces (10 + 5 + 10 s): the job is killed, the attempt failed, a retry queued.
     wait_for(60, "recovery to queue attempt 2", || {
         db.output(T0, &["run"]);
         db.run(id)["attempt"] == 2
@@ -183,7 +183,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
         retry["error"]
             .as_str()
             .unwrap()
-            .contains("past its timeout of 5 s; killed"),
+            .contains("past its timeout of 10 s; killed"),
         "{retry}"
     );
 

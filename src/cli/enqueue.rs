@@ -5,14 +5,13 @@ use super::output::emit;
 use super::run_job::{check_environment_sizes, non_blank, Target};
 use super::{find_job, Context};
 use crate::error::usage;
-use crate::job::RunStatus;
 use crate::limits::{shorten, MAX_LINE_BYTES};
 use crate::settings::Settings;
 use crate::store::jobs::Job;
 use crate::store::runs::{self, Request};
+use crate::store::sql::Conn;
 use crate::time::{parse_time, Timestamp};
 use anyhow::{Context as _, Result};
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, Read};
@@ -67,7 +66,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             priority: args.priority,
             max_attempts: max_attempts(&job, &settings),
         };
-        runs::insert_request(tx, &request, RunStatus::Pending, now)
+        runs::insert_request(tx, &request, now)
     })?;
     emit(&format!("{id}\n"))?;
     Ok(0)
@@ -113,12 +112,7 @@ fn max_attempts(job: &Job, settings: &Settings) -> i64 {
 }
 
 /// Queues every line's run; the first bad line fails the whole batch.
-fn enqueue_lines(
-    tx: &Connection,
-    args: &Args,
-    lines: &[String],
-    now: Timestamp,
-) -> Result<Vec<i64>> {
+fn enqueue_lines(tx: &dyn Conn, args: &Args, lines: &[String], now: Timestamp) -> Result<Vec<i64>> {
     let settings = crate::store::settings::load(tx)?;
     let mut jobs: HashMap<String, Job> = HashMap::new();
     let mut ids = Vec::with_capacity(lines.len());
@@ -155,7 +149,7 @@ fn enqueue_lines(
             priority: line_request.priority.unwrap_or(args.priority),
             max_attempts: max_attempts(job, &settings),
         };
-        ids.push(runs::insert_request(tx, &request, RunStatus::Pending, now)?);
+        ids.push(runs::insert_request(tx, &request, now)?);
     }
     Ok(ids)
 }

@@ -218,14 +218,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Finds a job or fails with exit code 2, naming the jobs there are.
-pub fn find_job(conn: &rusqlite::Connection, name: &str) -> Result<store::jobs::Job> {
+pub fn find_job(conn: &dyn store::sql::Conn, name: &str) -> Result<store::jobs::Job> {
     if let Some(job) = store::jobs::get(conn, name)? {
         return Ok(job);
     }
     Err(unknown_job(conn, name))
 }
 
-pub fn unknown_job(conn: &rusqlite::Connection, name: &str) -> anyhow::Error {
+pub fn unknown_job(conn: &dyn store::sql::Conn, name: &str) -> anyhow::Error {
     match store::jobs::names(conn) {
         Ok(names) if names.is_empty() => usage(format!(
             "unknown job '{}'; there are no jobs yet (add one with `cronq add`)",

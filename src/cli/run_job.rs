@@ -3,7 +3,6 @@
 use super::shortened::Shortened;
 use super::{find_job, Context};
 use crate::error::usage;
-use crate::job::RunStatus;
 use crate::limits;
 use crate::owner;
 use crate::run::{self, Ending};
@@ -160,7 +159,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     };
     let (run, claim) = store
         .write(|tx| {
-            let id = runs::insert_request(tx, &request, RunStatus::Pending, now)?;
+            let id = runs::insert_request(tx, &request, now)?;
             runs::claim(tx, id, now, &me, start)
         })?
         .context("the run just recorded could not be claimed")?;

@@ -69,24 +69,9 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         }
     }
 
-    let counts: Vec<(String, i64)> = {
-        let mut stmt =
-            conn.prepare("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status")?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let failing: Vec<(String, Option<i64>)> = {
-        let mut stmt = conn.prepare(
-            "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let next: Vec<(String, i64)> = {
-        let mut stmt = conn.prepare("SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL ORDER BY next_slot, name LIMIT 5")?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
+    let counts = runs::counts(conn)?;
+    let failing = jobs::failing(conn)?;
+    let next = jobs::next_slots(conn, 5)?;
     let healthy = problems.is_empty();
 
     if args.json {

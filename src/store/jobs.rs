@@ -1,12 +1,12 @@
 //! Queries on the `jobs` table.
 
-use super::parse_column;
+use super::sql::{Conn, Row};
 use crate::builtin::Builtin;
 use crate::job::{Catchup, Overlap};
+use crate::params;
 use crate::time::Timestamp;
 use crate::timetable::Timetable;
 use anyhow::Result;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// A job as stored.
 #[derive(Clone, Debug)]
@@ -49,28 +49,26 @@ pub struct Definition {
     pub active: bool,
 }
 
-const COLUMNS: &str = "id, name, command, builtin, env, schedule, tz, timeout, retries, catchup, \
-    overlap, requires_target, active, last_slot, next_slot, last_status, last_finished_at";
-
-fn from_row(row: &Row) -> rusqlite::Result<Job> {
+/// A job from the columns `Sql`'s job queries return, in their order.
+fn from_row(row: &Row) -> Result<Job> {
     Ok(Job {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        command: row.get(2)?,
-        builtin: row.get(3)?,
-        env: row.get(4)?,
-        schedule: row.get(5)?,
-        tz: row.get(6)?,
-        timeout: row.get(7)?,
-        retries: row.get(8)?,
-        catchup: parse_column(row, 9)?,
-        overlap: parse_column(row, 10)?,
-        requires_target: row.get(11)?,
-        active: row.get(12)?,
-        last_slot: row.get(13)?,
-        next_slot: row.get(14)?,
-        last_status: row.get(15)?,
-        last_finished_at: row.get(16)?,
+        id: row.int(0)?,
+        name: row.text(1)?,
+        command: row.opt_text(2)?,
+        builtin: row.opt_text(3)?,
+        env: row.opt_text(4)?,
+        schedule: row.opt_text(5)?,
+        tz: row.text(6)?,
+        timeout: row.opt_int(7)?,
+        retries: row.opt_int(8)?,
+        catchup: row.parse(9)?,
+        overlap: row.parse(10)?,
+        requires_target: row.bool(11)?,
+        active: row.bool(12)?,
+        last_slot: row.opt_int(13)?,
+        next_slot: row.opt_int(14)?,
+        last_status: row.opt_text(15)?,
+        last_finished_at: row.opt_int(16)?,
     })
 }
 
@@ -108,68 +106,62 @@ fn next_slot(def: &Definition, from: Timestamp) -> Option<Timestamp> {
     }
 }
 
-pub fn get(conn: &Connection, name: &str) -> Result<Option<Job>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE name = ?1"))?;
-    Ok(stmt.query_row([name], from_row).optional()?)
+pub fn get(db: &dyn Conn, name: &str) -> Result<Option<Job>> {
+    db.query_opt(db.sql().job_by_name, params![name])?
+        .map(|row| from_row(&row))
+        .transpose()
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<Job>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs ORDER BY name");
-    let mut stmt = conn.prepare(&sql)?;
-    let jobs = stmt
-        .query_map([], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(jobs)
+pub fn list(db: &dyn Conn) -> Result<Vec<Job>> {
+    db.query(db.sql().jobs_by_name, &[])?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
-pub fn names(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM jobs ORDER BY name")?;
-    let names = stmt
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(names)
+pub fn names(db: &dyn Conn) -> Result<Vec<String>> {
+    db.query(db.sql().job_names, &[])?
+        .iter()
+        .map(|row| row.text(0))
+        .collect()
 }
 
 /// Active scheduled jobs whose next slot is due at `now`: one index range, however many
 /// jobs exist.
-pub fn due(conn: &Connection, now: Timestamp) -> Result<Vec<Job>> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE next_slot <= ?1 ORDER BY next_slot, id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let jobs = stmt
-        .query_map([now], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(jobs)
+pub fn due(db: &dyn Conn, now: Timestamp) -> Result<Vec<Job>> {
+    db.query(db.sql().due_jobs, params![now])?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// Inserts a new job; its schedule starts at `now` (no retroactive runs).
-pub fn insert(conn: &Connection, def: &Definition, now: Timestamp) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO jobs (name, command, builtin, schedule, timeout, retries, catchup, overlap, \
-         requires_target, active, last_slot, next_slot, created_at, env, tz) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?11, ?13, ?14)",
+pub fn insert(db: &dyn Conn, def: &Definition, now: Timestamp) -> Result<()> {
+    db.execute(
+        db.sql().insert_job,
+        params![
+            &def.name,
+            &def.command,
+            &def.builtin,
+            &def.schedule,
+            def.timeout,
+            def.retries,
+            def.catchup.as_str(),
+            def.overlap.as_str(),
+            def.requires_target,
+            def.active,
+            now,
+            next_slot(def, now),
+            &def.env,
+            &def.tz,
+        ],
     )?;
-    stmt.execute(params![
-        def.name,
-        def.command,
-        def.builtin,
-        def.schedule,
-        def.timeout,
-        def.retries,
-        def.catchup.as_str(),
-        def.overlap.as_str(),
-        def.requires_target,
-        def.active,
-        now,
-        next_slot(def, now),
-        def.env,
-        def.tz,
-    ])?;
     Ok(())
 }
 
-pub fn insert_builtin_job(conn: &Connection, builtin: Builtin, now: Timestamp) -> Result<()> {
+pub fn insert_builtin_job(db: &dyn Conn, builtin: Builtin, now: Timestamp) -> Result<()> {
     insert(
-        conn,
+        db,
         &Definition {
             name: builtin.name().to_string(),
             command: None,
@@ -190,7 +182,7 @@ pub fn insert_builtin_job(conn: &Connection, builtin: Builtin, now: Timestamp) -
 
 /// Rewrites a job's definition. When its schedule changes or it becomes active, the
 /// schedule starts again from `now`: no retroactive runs.
-pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) -> Result<()> {
+pub fn update(db: &dyn Conn, old: &Job, def: &Definition, now: Timestamp) -> Result<()> {
     let restart = def.schedule != old.schedule || def.tz != old.tz || (def.active && !old.active);
     let (last_slot, next) = if restart {
         (Some(now), next_slot(def, now))
@@ -199,15 +191,13 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
     } else {
         (old.last_slot, None)
     };
-    conn.execute(
-        "UPDATE jobs SET command = ?2, builtin = ?3, schedule = ?4, timeout = ?5, retries = ?6, \
-         catchup = ?7, overlap = ?8, requires_target = ?9, active = ?10, last_slot = ?11, \
-         next_slot = ?12, env = ?13, tz = ?14 WHERE id = ?1",
+    db.execute(
+        db.sql().update_job,
         params![
             old.id,
-            def.command,
-            def.builtin,
-            def.schedule,
+            &def.command,
+            &def.builtin,
+            &def.schedule,
             def.timeout,
             def.retries,
             def.catchup.as_str(),
@@ -216,41 +206,47 @@ pub fn update(conn: &Connection, old: &Job, def: &Definition, now: Timestamp) ->
             def.active,
             last_slot,
             next,
-            def.env,
-            def.tz,
+            &def.env,
+            &def.tz,
         ],
     )?;
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+pub fn delete(db: &dyn Conn, id: i64) -> Result<()> {
+    db.execute(db.sql().delete_job, params![id])?;
     Ok(())
 }
 
 /// Moves a job's schedule past the slots a pass has dealt with.
 pub fn advance(
-    conn: &Connection,
+    db: &dyn Conn,
     id: i64,
     last_slot: Timestamp,
     next_slot: Option<Timestamp>,
 ) -> Result<()> {
-    let mut stmt =
-        conn.prepare_cached("UPDATE jobs SET last_slot = ?2, next_slot = ?3 WHERE id = ?1")?;
-    stmt.execute(params![id, last_slot, next_slot])?;
+    db.execute(db.sql().advance_job, params![id, last_slot, next_slot])?;
     Ok(())
 }
 
 /// Remembers the newest finished run's status, for `cronq jobs`.
-pub fn record_last_result(
-    conn: &Connection,
-    name: &str,
-    status: &str,
-    at: Timestamp,
-) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE jobs SET last_status = ?2, last_finished_at = ?3 WHERE name = ?1",
-    )?;
-    stmt.execute(params![name, status, at])?;
+pub fn record_last_result(db: &dyn Conn, name: &str, status: &str, at: Timestamp) -> Result<()> {
+    db.execute(db.sql().record_last_result, params![name, status, at])?;
     Ok(())
+}
+
+/// Jobs whose newest finished run failed, with when, by name.
+pub fn failing(db: &dyn Conn) -> Result<Vec<(String, Option<Timestamp>)>> {
+    db.query(db.sql().failing_jobs, &[])?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.opt_int(1)?)))
+        .collect()
+}
+
+/// The `limit` soonest next slots, with their jobs.
+pub fn next_slots(db: &dyn Conn, limit: i64) -> Result<Vec<(String, Timestamp)>> {
+    db.query(db.sql().next_slots, params![limit])?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.int(1)?)))
+        .collect()
 }

@@ -1,11 +1,11 @@
-//! Queries on the `runs` table.
+//! Queries on the `runs` table, written once for both backends.
 
-use super::parse_column;
+use super::sql::{Conn, Row, Value};
 use crate::job::RunStatus;
+use crate::params;
+use crate::recover::RunningRun;
 use crate::time::Timestamp;
 use anyhow::Result;
-use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// A run as stored (without its output, which only `show` reads).
 #[derive(Clone, Debug)]
@@ -31,32 +31,32 @@ pub struct Run {
     pub interruptions: i64,
 }
 
-const COLUMNS: &str = "id, job, slot, status, priority, due_at, attempt, max_attempts, \
-    target_id, target_type, data, created_at, started_at, finished_at, duration_ms, exit_code, error, interruptions";
-const COLUMN_COUNT: usize = 18;
-
-fn from_row(row: &Row) -> rusqlite::Result<Run> {
+/// A run from the columns `Sql`'s run queries return, in their order.
+fn from_row(row: &Row) -> Result<Run> {
     Ok(Run {
-        id: row.get(0)?,
-        job: row.get(1)?,
-        slot: row.get(2)?,
-        status: parse_column(row, 3)?,
-        priority: row.get(4)?,
-        due_at: row.get(5)?,
-        attempt: row.get(6)?,
-        max_attempts: row.get(7)?,
-        target_id: row.get(8)?,
-        target_type: row.get(9)?,
-        data: row.get(10)?,
-        created_at: row.get(11)?,
-        started_at: row.get(12)?,
-        finished_at: row.get(13)?,
-        duration_ms: row.get(14)?,
-        exit_code: row.get(15)?,
-        error: row.get(16)?,
-        interruptions: row.get(17)?,
+        id: row.int(0)?,
+        job: row.text(1)?,
+        slot: row.opt_int(2)?,
+        status: row.parse(3)?,
+        priority: row.int(4)?,
+        due_at: row.int(5)?,
+        attempt: row.int(6)?,
+        max_attempts: row.int(7)?,
+        target_id: row.opt_text(8)?,
+        target_type: row.opt_text(9)?,
+        data: row.opt_text(10)?,
+        created_at: row.int(11)?,
+        started_at: row.opt_int(12)?,
+        finished_at: row.opt_int(13)?,
+        duration_ms: row.opt_int(14)?,
+        exit_code: row.opt_int(15)?,
+        error: row.opt_text(16)?,
+        interruptions: row.int(17)?,
     })
 }
+
+/// How many columns `from_row` reads; a claim returns the token after them.
+const RUN_COLUMNS: usize = 18;
 
 /// A request for a run that does not come from a slot.
 #[derive(Clone, Debug, Default)]
@@ -79,10 +79,10 @@ pub struct Owner {
     pub started: i64,
 }
 
-/// Records a slot's decision. `INSERT OR IGNORE` on UNIQUE(job, slot): a slot that already
-/// has a row keeps it, so no slot ever becomes two runs.
+/// Records a slot's decision. A slot that already has a row keeps it (`ON CONFLICT DO
+/// NOTHING` on UNIQUE(job, slot)), so no slot ever becomes two runs.
 pub fn insert_slot(
-    conn: &Connection,
+    db: &dyn Conn,
     job: &str,
     slot: Timestamp,
     status: RunStatus,
@@ -91,53 +91,44 @@ pub fn insert_slot(
     now: Timestamp,
 ) -> Result<bool> {
     let finished_at = (status != RunStatus::Pending).then_some(now);
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO runs (job, slot, status, due_at, max_attempts, error, created_at, finished_at) \
-         VALUES (?1, ?2, ?3, ?2, ?4, ?5, ?6, ?7)",
+    let inserted = db.execute(
+        db.sql().insert_slot,
+        params![
+            job,
+            slot,
+            status.as_str(),
+            max_attempts,
+            reason,
+            now,
+            finished_at
+        ],
     )?;
-    let inserted = stmt.execute(params![
-        job,
-        slot,
-        status.as_str(),
-        max_attempts,
-        reason,
-        now,
-        finished_at
-    ])?;
     Ok(inserted == 1)
 }
 
-/// Queues a run (enqueue), or with `status` running, records one being started now (run-job).
-pub fn insert_request(
-    conn: &Connection,
-    request: &Request,
-    status: RunStatus,
-    now: Timestamp,
-) -> Result<i64> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO runs (job, status, due_at, priority, max_attempts, target_id, target_type, data, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    stmt.execute(params![
-        request.job,
-        status.as_str(),
-        request.due_at,
-        request.priority,
-        request.max_attempts,
-        request.target_id,
-        request.target_type,
-        request.data,
-        now,
-    ])?;
-    Ok(conn.last_insert_rowid())
+/// Queues a run (enqueue, run-job); returns its id.
+pub fn insert_request(db: &dyn Conn, request: &Request, now: Timestamp) -> Result<i64> {
+    db.query_one(
+        db.sql().insert_request,
+        params![
+            &request.job,
+            request.due_at,
+            request.priority,
+            request.max_attempts,
+            &request.target_id,
+            &request.target_type,
+            &request.data,
+            now,
+        ],
+    )?
+    .int(0)
 }
 
 /// An earlier run of `job` that is pending or running: what the overlap policy looks at.
-pub fn unfinished_of(conn: &Connection, job: &str) -> Result<Option<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM runs WHERE job = ?1 AND status IN ('pending', 'running') ORDER BY id LIMIT 1",
-    )?;
-    Ok(stmt.query_row([job], |row| row.get(0)).optional()?)
+pub fn unfinished_of(db: &dyn Conn, job: &str) -> Result<Option<i64>> {
+    db.query_opt(db.sql().unfinished_of, params![job])?
+        .map(|row| row.int(0))
+        .transpose()
 }
 
 /// The proof a runner holds that a run is still its own. Every claim raises the run's
@@ -149,6 +140,23 @@ pub struct Claim {
     pub run: i64,
     pub token: i64,
     pub attempt: i64,
+}
+
+impl Claim {
+    fn fence(&self) -> [Value<'static>; 3] {
+        [
+            Value::Int(self.run),
+            Value::Int(self.token),
+            Value::Int(self.attempt),
+        ]
+    }
+}
+
+/// The fence's three parameters (`?1`..`?3`) followed by `rest`.
+fn fenced<'a>(claim: &Claim, rest: &[Value<'a>]) -> Vec<Value<'a>> {
+    let mut all = claim.fence().to_vec();
+    all.extend_from_slice(rest);
+    all
 }
 
 /// When a claimed run starts: at once in this process, or in a child process that will
@@ -166,24 +174,20 @@ pub enum Start {
 /// lower id) for `owner`. Runs are claimed one at a time, just before they start: a run
 /// waiting behind others stays pending, visible and takeable by another invocation.
 pub fn claim_next(
-    conn: &Connection,
+    db: &dyn Conn,
     now: Timestamp,
     owner: &Owner,
     start: Start,
 ) -> Result<Option<(Run, Claim)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM runs WHERE status = 'pending' AND due_at <= ?1 \
-         ORDER BY priority DESC, due_at, id LIMIT 1",
-    )?;
-    let Some(id) = stmt.query_row([now], |row| row.get(0)).optional()? else {
+    let Some(row) = db.query_opt(db.sql().next_due_run, params![now])? else {
         return Ok(None);
     };
-    claim(conn, id, now, owner, start)
+    claim(db, row.int(0)?, now, owner, start)
 }
 
 /// Claims run `id` for `owner` if it is pending; `None` when it is not.
 pub fn claim(
-    conn: &Connection,
+    db: &dyn Conn,
     id: i64,
     now: Timestamp,
     owner: &Owner,
@@ -193,175 +197,105 @@ pub fn claim(
         Start::Now { since_boot } => (Some(now), Some(since_boot)),
         Start::Later => (None, None),
     };
-    let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = ?2, \
-         started_at = ?3, started_boot = ?4, owner_host = ?5, owner_boot_id = ?6, \
-         owner_pid = ?7, owner_started = ?8, pgid = NULL, pgid_started = NULL \
-         WHERE id = ?1 AND status = 'pending' RETURNING {COLUMNS}, claim"
-    ))?;
-    let claimed = stmt
-        .query_row(
-            params![
-                id,
-                now,
-                started_at,
-                started_boot,
-                owner.host,
-                owner.boot_id,
-                owner.pid,
-                owner.started
-            ],
-            |row| {
-                let run = from_row(row)?;
-                let token = row.get(COLUMN_COUNT)?;
-                Ok((run, token))
-            },
-        )
-        .optional()?;
-    Ok(claimed.map(|(run, token)| {
-        let claim = Claim {
-            run: run.id,
-            token,
-            attempt: run.attempt,
-        };
-        (run, claim)
-    }))
+    let Some(row) = db.query_opt(
+        db.sql().claim,
+        params![
+            id,
+            now,
+            started_at,
+            started_boot,
+            &owner.host,
+            &owner.boot_id,
+            owner.pid,
+            owner.started
+        ],
+    )?
+    else {
+        return Ok(None);
+    };
+    let run = from_row(&row)?;
+    let claim = Claim {
+        run: run.id,
+        token: row.int(RUN_COLUMNS)?,
+        attempt: run.attempt,
+    };
+    Ok(Some((run, claim)))
 }
 
 /// Starts a run claimed for a child process: `me` becomes its owner. False when the
 /// claim is no longer held or the run already started; it must then not be started.
 pub fn start(
-    conn: &Connection,
+    db: &dyn Conn,
     claim: &Claim,
     now: Timestamp,
     since_boot: i64,
     me: &Owner,
 ) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE runs SET started_at = ?4, started_boot = ?5, owner_host = ?6, \
-         owner_boot_id = ?7, owner_pid = ?8, owner_started = ?9 \
-         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running' \
-         AND started_at IS NULL",
-    )?;
-    let changed = stmt.execute(params![
-        claim.run,
-        claim.token,
-        claim.attempt,
-        now,
-        since_boot,
-        me.host,
-        me.boot_id,
-        me.pid,
-        me.started
-    ])?;
-    Ok(changed == 1)
+    let rest = params![now, since_boot, &me.host, &me.boot_id, me.pid, me.started];
+    Ok(db.execute(db.sql().start, &fenced(claim, rest))? == 1)
 }
 
 /// Whether `claim` still holds its run: the runner asks while its job runs, and stops the
 /// job when the answer is no.
-pub fn still_held(conn: &Connection, claim: &Claim) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND claim = ?2 AND attempt = ?3 \
-         AND status = 'running')",
-    )?;
-    Ok(
-        stmt.query_row(params![claim.run, claim.token, claim.attempt], |row| {
-            row.get(0)
-        })?,
-    )
+pub fn still_held(db: &dyn Conn, claim: &Claim) -> Result<bool> {
+    Ok(db.query_one(db.sql().still_held, &claim.fence())?.int(0)? == 1)
 }
 
 /// Records the job's process group, and when its leader started (to tell it from a
 /// later group that reuses the number). False when the claim is gone.
 pub fn set_group(
-    conn: &Connection,
+    db: &dyn Conn,
     claim: &Claim,
     pgid: i64,
     leader_started: Option<i64>,
 ) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE runs SET pgid = ?4, pgid_started = ?5 \
-         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
-    )?;
-    let changed = stmt.execute(params![
-        claim.run,
-        claim.token,
-        claim.attempt,
-        pgid,
-        leader_started
-    ])?;
-    Ok(changed == 1)
+    let rest = params![pgid, leader_started];
+    Ok(db.execute(db.sql().set_group, &fenced(claim, rest))? == 1)
 }
 
 /// Every running run, with its effective timeout, for recovery.
-pub fn running(conn: &Connection, default_timeout: i64) -> Result<Vec<crate::recover::RunningRun>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.job, r.claimed_at, r.started_at, coalesce(j.timeout, ?1), r.owner_host, \
-         r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started, r.claim, \
-         r.attempt, r.started_boot \
-         FROM runs r LEFT JOIN jobs j ON j.name = r.job WHERE r.status = 'running'",
-    )?;
-    let rows = stmt.query_map([default_timeout], |row| {
-        Ok(crate::recover::RunningRun {
-            id: row.get(0)?,
-            job: row.get(1)?,
-            claimed_at: row.get(2)?,
-            started_at: row.get(3)?,
-            timeout: row.get(4)?,
-            owner_host: row.get(5)?,
-            owner_boot_id: row.get(6)?,
-            owner_pid: row.get(7)?,
-            owner_started: row.get(8)?,
-            pgid: row.get(9)?,
-            pgid_started: row.get(10)?,
-            claim: Claim {
-                run: row.get(0)?,
-                token: row.get(11)?,
-                attempt: row.get(12)?,
-            },
-            started_boot: row.get(13)?,
+pub fn running(db: &dyn Conn, default_timeout: i64) -> Result<Vec<RunningRun>> {
+    db.query(db.sql().running, params![default_timeout])?
+        .iter()
+        .map(|row| {
+            Ok(RunningRun {
+                id: row.int(0)?,
+                job: row.text(1)?,
+                claimed_at: row.opt_int(2)?,
+                started_at: row.opt_int(3)?,
+                timeout: row.int(4)?,
+                owner_host: row.opt_text(5)?,
+                owner_boot_id: row.opt_text(6)?,
+                owner_pid: row.opt_int(7)?,
+                owner_started: row.opt_int(8)?,
+                pgid: row.opt_int(9)?,
+                pgid_started: row.opt_int(10)?,
+                claim: Claim {
+                    run: row.int(0)?,
+                    token: row.int(11)?,
+                    attempt: row.int(12)?,
+                },
+                started_boot: row.opt_int(13)?,
+            })
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect()
 }
 
 /// Puts a run stopped by a shutdown back in the queue, due now, with the same attempt:
 /// the stop was not its failure, so it costs no retry. The caller bounds how often.
-pub fn interrupt(
-    conn: &Connection,
-    claim: &Claim,
-    result: &Outcome,
-    now: Timestamp,
-) -> Result<bool> {
-    let changed = conn.execute(
-        "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, due_at = ?4, \
-         error = ?5, output = ?6, duration_ms = ?7, claimed_at = NULL, started_at = NULL, \
-         started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
-         owner_started = NULL, pgid = NULL, pgid_started = NULL \
-         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
-        params![
-            claim.run,
-            claim.token,
-            claim.attempt,
-            now,
-            result.error,
-            result.output,
-            result.duration_ms
-        ],
-    )?;
-    Ok(changed == 1)
+pub fn interrupt(db: &dyn Conn, claim: &Claim, result: &Outcome, now: Timestamp) -> Result<bool> {
+    let rest = params![
+        now,
+        &result.error,
+        result.output.as_slice(),
+        result.duration_ms
+    ];
+    Ok(db.execute(db.sql().interrupt, &fenced(claim, rest))? == 1)
 }
 
 /// Puts a claimed run that never started back in the queue, with no attempt used.
-pub fn requeue(conn: &Connection, claim: &Claim, reason: &str) -> Result<bool> {
-    let changed = conn.execute(
-        "UPDATE runs SET status = 'pending', error = ?4, claimed_at = NULL, started_at = NULL, \
-         started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, owner_pid = NULL, \
-         owner_started = NULL WHERE id = ?1 AND claim = ?2 AND attempt = ?3 \
-         AND status = 'running' AND started_at IS NULL",
-        params![claim.run, claim.token, claim.attempt, reason],
-    )?;
-    Ok(changed == 1)
+pub fn requeue(db: &dyn Conn, claim: &Claim, reason: &str) -> Result<bool> {
+    Ok(db.execute(db.sql().requeue, &fenced(claim, params![reason]))? == 1)
 }
 
 /// How an attempt ended.
@@ -372,7 +306,7 @@ pub struct Outcome {
     pub interrupted: bool,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
-    /// The kept tail of the output, as bytes (stored as a BLOB).
+    /// The tail of what the job wrote, as bytes (at most 64 KiB and a note).
     pub output: Vec<u8>,
     pub duration_ms: i64,
 }
@@ -380,104 +314,89 @@ pub struct Outcome {
 /// Records a finished attempt: final (`success`/`failed`), or when `retry_at` is given,
 /// back to pending for another attempt at that time. False when the claim is gone.
 pub fn finish(
-    conn: &Connection,
+    db: &dyn Conn,
     claim: &Claim,
     result: &Outcome,
     retry_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<bool> {
+    let output = result.output.as_slice();
     let changed = match retry_at {
-        None => {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE runs SET status = ?4, finished_at = ?5, exit_code = ?6, error = ?7, \
-                 output = ?8, duration_ms = ?9 \
-                 WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
-            )?;
-            stmt.execute(params![
-                claim.run,
-                claim.token,
-                claim.attempt,
-                result.status.as_str(),
-                now,
-                result.exit_code,
-                result.error,
-                result.output,
-                result.duration_ms
-            ])?
-        }
-        Some(at) => {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE runs SET status = 'pending', attempt = attempt + 1, due_at = ?4, \
-                 exit_code = ?5, error = ?6, output = ?7, duration_ms = ?8, claimed_at = NULL, \
-                 started_at = NULL, started_boot = NULL, finished_at = NULL, owner_host = NULL, \
-                 owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
-                 pgid_started = NULL \
-                 WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
-            )?;
-            stmt.execute(params![
-                claim.run,
-                claim.token,
-                claim.attempt,
-                at,
-                result.exit_code,
-                result.error,
-                result.output,
-                result.duration_ms
-            ])?
-        }
+        None => db.execute(
+            db.sql().finish,
+            &fenced(
+                claim,
+                params![
+                    result.status.as_str(),
+                    now,
+                    result.exit_code,
+                    &result.error,
+                    output,
+                    result.duration_ms
+                ],
+            ),
+        )?,
+        Some(at) => db.execute(
+            db.sql().finish_and_retry,
+            &fenced(
+                claim,
+                params![
+                    at,
+                    result.exit_code,
+                    &result.error,
+                    output,
+                    result.duration_ms
+                ],
+            ),
+        )?,
     };
     Ok(changed == 1)
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Option<Run>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?;
-    Ok(stmt.query_row([id], from_row).optional()?)
+pub fn get(db: &dyn Conn, id: i64) -> Result<Option<Run>> {
+    db.query_opt(db.sql().run_by_id, params![id])?
+        .map(|row| from_row(&row))
+        .transpose()
 }
 
-/// The kept tail of a run's output, as bytes (only `show` reads it: it can be 64 KiB). Rows
-/// written before output became bytes hold it as TEXT.
-pub fn output_of(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>> {
-    let output = conn
-        .query_row("SELECT output FROM runs WHERE id = ?1", [id], |row| {
-            Ok(match row.get_ref(0)? {
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(bytes.to_vec()),
-                _ => None,
-            })
-        })
-        .optional()?;
-    Ok(output.flatten())
+/// The kept tail of a run's output, as bytes (only `show` reads it: it can be 64 KiB).
+/// Rows of the first release hold text, which reads as its bytes.
+pub fn output_of(db: &dyn Conn, id: i64) -> Result<Option<Vec<u8>>> {
+    match db.query_opt(db.sql().output_of, params![id])? {
+        Some(row) => row.bytes(0),
+        None => Ok(None),
+    }
 }
 
 /// Runs, newest first, optionally of one job and one status.
 pub fn list(
-    conn: &Connection,
+    db: &dyn Conn,
     job: Option<&str>,
     status: Option<RunStatus>,
     limit: i64,
 ) -> Result<Vec<Run>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) \
-         ORDER BY id DESC LIMIT ?3"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let runs = stmt
-        .query_map(params![job, status.map(|s| s.as_str()), limit], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(runs)
+    db.query(
+        db.sql().list_runs,
+        params![job, status.map(|s| s.as_str()), limit],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
-pub fn job_has_runs(conn: &Connection, job: &str) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE job = ?1)",
-        [job],
-        |row| row.get(0),
-    )?)
+pub fn job_has_runs(db: &dyn Conn, job: &str) -> Result<bool> {
+    Ok(db.query_one(db.sql().job_has_runs, params![job])?.int(0)? > 0)
 }
 
 /// Drops a removed job's queued runs (its history stays).
-pub fn delete_pending_of(conn: &Connection, job: &str) -> Result<usize> {
-    Ok(conn.execute(
-        "DELETE FROM runs WHERE job = ?1 AND status = 'pending'",
-        [job],
-    )?)
+pub fn delete_pending_of(db: &dyn Conn, job: &str) -> Result<usize> {
+    db.execute(db.sql().delete_pending_of, params![job])
+}
+
+/// How many runs there are in each status, by status.
+pub fn counts(db: &dyn Conn) -> Result<Vec<(String, i64)>> {
+    db.query(db.sql().run_counts, &[])?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.int(1)?)))
+        .collect()
 }

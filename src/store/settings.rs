@@ -1,24 +1,22 @@
 //! Queries on the `settings` table: only values that were set are stored.
 
+use super::sql::Conn;
+use crate::params;
 use crate::settings::Settings;
 use anyhow::Result;
-use rusqlite::Connection;
 
-pub fn load(conn: &Connection) -> Result<Settings> {
-    let mut stmt = conn.prepare_cached("SELECT key, value FROM settings")?;
-    let pairs: Vec<(String, String)> = stmt
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn load(db: &dyn Conn) -> Result<Settings> {
+    let pairs: Vec<(String, String)> = db
+        .query(db.sql().settings, &[])?
+        .iter()
+        .map(|row| Ok((row.text(0)?, row.text(1)?)))
+        .collect::<Result<_>>()?;
     Ok(Settings::from_pairs(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ))
 }
 
-pub fn set(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )?;
+pub fn set(db: &dyn Conn, key: &str, value: &str) -> Result<()> {
+    db.execute(db.sql().set_setting, params![key, value])?;
     Ok(())
 }
