@@ -2,6 +2,8 @@
 //! clock, RFC 3339 times, and the runs as `cronq runs --json` shows them.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod postgres;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
