@@ -15,12 +15,11 @@ use crate::settings::Settings;
 use crate::shutdown;
 use crate::store::runs::{Claim, Outcome, Owner, Run, Start};
 use crate::store::sql::Conn;
-use crate::store::{self, jobs, runs, Store};
+use crate::store::{self, jobs, runs, Location, Store};
 use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::{Context, Result};
 use std::collections::HashSet;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -45,9 +44,10 @@ impl Summary {
     }
 }
 
-pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
-    let mut store = Store::open(db, clock.now())?;
-    let Some(lock) = InvocationLock::try_acquire(db)? else {
+pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
+    let mut store = Store::open(location, clock.now())?;
+    let local = location.local_base()?;
+    let Some(lock) = InvocationLock::try_acquire(&local)? else {
         log::debug!("another invocation holds the lock; this one has nothing to do");
         return Ok(Summary {
             lock_busy: true,
@@ -73,7 +73,7 @@ pub fn run_pass(db: &Path, clock: &Clock) -> Result<Summary> {
     }
     // Planning goes on when every worker slot is busy: slots are never lost to a busy
     // machine, their runs just wait for a free invocation.
-    let worker = WorkerSlot::try_acquire(db, settings.max_processes)?;
+    let worker = WorkerSlot::try_acquire(&local, settings.max_processes)?;
     if worker.is_none() {
         log::info!(
             "all {} worker slots are busy; planning only",
@@ -169,7 +169,7 @@ fn execute_in_children(
 ) -> Result<Summary> {
     let exe =
         std::env::current_exe().context("cannot find this program to start child processes")?;
-    let db = store.path().to_path_buf();
+    let db = store.location().as_arg();
     let (done, finished) = mpsc::channel();
     let mut next = Some(first);
     let mut taken = 0;

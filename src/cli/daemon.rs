@@ -22,23 +22,24 @@ pub struct Args {
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
     args.time_travel.check(&context.clock)?;
     shutdown::install()?;
-    let db = context.db_path()?;
-    log::info!("daemon started on {}", db.display());
-    // The database file at the start, or else the one the first pass created: the daemon
-    // stops when it is deleted or replaced.
-    let mut started_with = Identity::of(&db);
+    let location = context.location()?;
+    log::info!("daemon started on {location}");
+    // A database file: the one at the start, or else the one the first pass created; the
+    // daemon stops when it is deleted or replaced.
+    let file = store::location::file(&location);
+    let mut started_with = file.and_then(Identity::of);
     while !shutdown::requested() {
         let began = Instant::now();
-        ensure_unchanged(&db, started_with, context)?;
-        match pass::run_pass(&db, &context.clock) {
+        ensure_unchanged(file, started_with, context)?;
+        match pass::run_pass(&location, &context.clock) {
             Err(e) if vanished::is_vanished(&e) => return Err(e),
             // A daemon outlives a bad moment (a locked or briefly unreadable database).
             Err(e) => log::error!("pass failed: {e:#}"),
             Ok(_) => {}
         }
-        started_with = started_with.or_else(|| Identity::of(&db));
+        started_with = started_with.or_else(|| file.and_then(Identity::of));
         // Reading the interval opens the database too: it must not create one either.
-        ensure_unchanged(&db, started_with, context)?;
+        ensure_unchanged(file, started_with, context)?;
         let interval = match args.interval {
             Some(seconds) => seconds,
             None => context
@@ -56,9 +57,13 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
 }
 
 /// Fails when the database is no longer the file the daemon started with, if it has one.
-fn ensure_unchanged(db: &Path, started_with: Option<Identity>, context: &Context) -> Result<()> {
-    match started_with {
-        Some(known) => vanished::ensure_same(db, known, context.clock.now()),
-        None => Ok(()),
+fn ensure_unchanged(
+    file: Option<&Path>,
+    started_with: Option<Identity>,
+    context: &Context,
+) -> Result<()> {
+    match (file, started_with) {
+        (Some(db), Some(known)) => vanished::ensure_same(db, known, context.clock.now()),
+        _ => Ok(()),
     }
 }

@@ -22,10 +22,11 @@ mod status;
 
 use crate::error::{exit_code, usage};
 use crate::limits::shorten;
-use crate::store::{self, Store};
+use crate::store::{self, Location, Store};
 use crate::time::{parse_time, Clock, Timestamp};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -39,9 +40,10 @@ use std::path::PathBuf;
                   Exit codes: 0 ok; 1 a job or an operation failed; 2 bad usage or input."
 )]
 pub struct Cli {
-    /// The database file [default: $XDG_DATA_HOME/cronq/cronq.db, or ~/.local/share/cronq/cronq.db]
-    #[arg(long, env = "CRONQ_DB", global = true, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The database: an SQLite file, or postgresql://USER@HOST:PORT/DBNAME for several hosts
+    /// [default: $XDG_DATA_HOME/cronq/cronq.db, or ~/.local/share/cronq/cronq.db]
+    #[arg(long, env = "CRONQ_DB", global = true, value_name = "PATH|URL")]
+    db: Option<OsString>,
 
     /// Take this RFC 3339 time as now for every scheduling decision (tests, "what if")
     #[arg(long, env = "CRONQ_NOW", global = true, value_name = "TIME", value_parser = parse_time)]
@@ -104,21 +106,21 @@ enum Command {
 
 /// What every command gets: where the database is and what time it is.
 pub struct Context {
-    db: Option<PathBuf>,
+    db: Option<OsString>,
     pub clock: Clock,
 }
 
 impl Context {
-    /// The database path: --db, CRONQ_DB, or the default.
-    pub fn db_path(&self) -> Result<PathBuf> {
+    /// Where the database is: --db, CRONQ_DB, or the default file.
+    pub fn location(&self) -> Result<Location> {
         match &self.db {
-            Some(db) => Ok(db.clone()),
-            None => default_db(),
+            Some(db) => Ok(Location::parse(db)),
+            None => default_db().map(Location::File),
         }
     }
 
     pub fn open(&self) -> Result<Store> {
-        Store::open(&self.db_path()?, self.clock.now())
+        Store::open(&self.location()?, self.clock.now())
     }
 }
 

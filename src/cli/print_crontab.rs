@@ -3,15 +3,21 @@
 use super::output::emit;
 use super::Context;
 use crate::error::usage;
+use crate::store::Location;
 use anyhow::{Context as _, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {}
 
 pub fn execute(_args: Args, context: &Context) -> Result<u8> {
     let exe = std::env::current_exe().context("cannot find the path of this program")?;
-    let db = absolute(&context.db_path()?)?;
+    let db = match context.location()? {
+        Location::File(path) => absolute(&path)?,
+        // As given: the crontab needs the password too, if the URL has one (a password
+        // file, ~/.pgpass, keeps it out of both).
+        Location::Postgres(url) => PathBuf::from(url),
+    };
     let run = format!(
         "{} --db {} run",
         crontab_word(

@@ -55,7 +55,7 @@ fn too_far_ahead(pinned: Option<Timestamp>, real: Timestamp) -> Option<i64> {
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
     args.time_travel.check(&context.clock)?;
     crate::shutdown::install()?;
-    let summary = pass::run_pass(&context.db_path()?, &context.clock)?;
+    let summary = pass::run_pass(&context.location()?, &context.clock)?;
     // Each failure was already logged to stderr (so cron mails it).
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }

@@ -25,13 +25,13 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
-    let db = context.db_path()?;
+    let location = context.location()?;
     let store = context.open()?;
     let conn = store.conn();
     let now = context.clock.now();
     let settings = store::settings::load(conn)?;
 
-    let last_pass = heartbeat::last(&db);
+    let last_pass = heartbeat::last(&location.local_base()?);
     let mut problems = Vec::new();
     match last_pass {
         None => problems.push(

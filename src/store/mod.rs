@@ -4,6 +4,7 @@
 //! schema, locking and migrations.
 
 pub mod jobs;
+pub mod location;
 pub mod runs;
 pub mod settings;
 pub mod sql;
@@ -13,43 +14,63 @@ pub mod vanished;
 use crate::params;
 use crate::time::Timestamp;
 use anyhow::Result;
+pub use location::Location;
 use sql::Conn;
-use std::path::Path;
 use std::time::Duration;
 
 /// An open cronq database.
 pub struct Store {
-    sqlite: sqlite::Database,
+    location: Location,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(sqlite::Database),
 }
 
 impl Store {
-    /// Opens (or on first use creates) the database at `path`; see `sqlite::Database::open`
-    /// for what is refused.
-    pub fn open(path: &Path, now: Timestamp) -> Result<Store> {
+    /// Opens (or on first use creates) the database; see each backend's `open` for what is
+    /// refused.
+    pub fn open(location: &Location, now: Timestamp) -> Result<Store> {
+        let backend = match location {
+            Location::File(path) => Backend::Sqlite(sqlite::Database::open(path, now)?),
+            Location::Postgres(_) => {
+                return Err(crate::error::usage(format!(
+                    "{location}: this cronq was built without PostgreSQL support"
+                )))
+            }
+        };
         Ok(Store {
-            sqlite: sqlite::Database::open(path, now)?,
+            location: location.clone(),
+            backend,
         })
     }
 
-    /// Where the database is, as given.
-    pub fn path(&self) -> &Path {
-        &self.sqlite.path
+    /// Where the database is.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// The database for reads outside a transaction.
     pub fn conn(&self) -> &dyn Conn {
-        &self.sqlite.conn
+        match &self.backend {
+            Backend::Sqlite(db) => &db.conn,
+        }
     }
 
     /// Runs `work` in one transaction that serialises writers, committing only when it
     /// succeeds.
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.sqlite.write(work)
+        match &self.backend {
+            Backend::Sqlite(db) => db.write(work),
+        }
     }
 
     /// Gives space that deleted rows freed back, after Cleanup; `pause` between steps.
     pub fn reclaim_space(&self, pause: Duration) -> Result<()> {
-        self.sqlite.reclaim_space(pause)
+        match &self.backend {
+            Backend::Sqlite(db) => db.reclaim_space(pause),
+        }
     }
 }
 
