@@ -1,5 +1,9 @@
 //! Who this process is, in terms that survive it: host, boot, pid and start time. A run
 //! records its owner when claimed, so a later pass can prove the owner gone (design §5).
+//!
+//! The host is named by `CRONQ_HOST_ID`, else by the machine id (`/etc/machine-id`), not
+//! by the host name: two containers with one host name must not look like one host, whose
+//! processes each could then judge dead.
 
 use crate::store::runs::Owner;
 use std::fs;
@@ -12,7 +16,7 @@ pub fn this_process() -> Owner {
     ME.get_or_init(|| {
         let pid = std::process::id() as i64;
         Owner {
-            host: read_trimmed("/proc/sys/kernel/hostname"),
+            host: host_id(),
             boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
             pid,
             started: process_start_time(pid).unwrap_or(0),
@@ -55,6 +59,16 @@ pub fn processes_of_run(id: i64) -> impl Iterator<Item = i64> {
             fs::read(format!("/proc/{pid}/environ"))
                 .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
         })
+}
+
+/// `CRONQ_HOST_ID`, else `/etc/machine-id`, else the host name.
+pub fn host_id() -> String {
+    std::env::var("CRONQ_HOST_ID")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+        .or_else(|| Some(read_trimmed("/etc/machine-id")).filter(|id| !id.is_empty()))
+        .unwrap_or_else(|| read_trimmed("/proc/sys/kernel/hostname"))
 }
 
 fn read_trimmed(path: &str) -> String {

@@ -42,6 +42,18 @@ pub struct Clock {
     pinned: Option<Timestamp>,
 }
 
+/// Seconds to add to this machine's clock to read the database server's: set when a
+/// PostgreSQL database is opened, so that every host of one database decides by one clock
+/// and a host whose clock is wrong can neither plan a slot early nor judge a run late.
+static SERVER_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Reads the wall clock as the database server's from now on (`server_now` was read
+/// from it just now).
+pub fn follow_server_clock(server_now: Timestamp) {
+    let offset = server_now - Utc::now().timestamp();
+    SERVER_OFFSET.store(offset, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Clock {
     /// A clock pinned to `now` when given (`--now`, `CRONQ_NOW`), else the system clock.
     pub fn new(now: Option<Timestamp>) -> Clock {
@@ -53,8 +65,11 @@ impl Clock {
         self.pinned
     }
 
+    /// The pinned time, else the wall clock (the database server's, for PostgreSQL).
     pub fn now(&self) -> Timestamp {
-        self.pinned.unwrap_or_else(|| Utc::now().timestamp())
+        self.pinned.unwrap_or_else(|| {
+            Utc::now().timestamp() + SERVER_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 }
 

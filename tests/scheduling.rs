@@ -1,33 +1,33 @@
 //! Scheduling through the binary, with time driven by `--now`: every slot runs exactly
 //! once however the passes fall, and slots missed during downtime are handled per policy.
+//! Each test runs on both backends (`sqlite::NAME`, `postgres::NAME`).
 
 mod common;
 
 use assert_cmd::Command;
-use common::{rfc3339, START};
+use common::{rfc3339, Backend, TestDb, START};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tempfile::TempDir;
 
 /// A scratch database and a file that jobs append their slot to.
 struct Scratch {
-    dir: TempDir,
+    db: TestDb,
 }
 
 impl Scratch {
-    fn new() -> Scratch {
+    fn new(backend: Backend) -> Scratch {
         Scratch {
-            dir: TempDir::new().unwrap(),
+            db: TestDb::new(backend),
         }
     }
 
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("cronq.db")
+    fn db(&self) -> std::ffi::OsString {
+        self.db.arg()
     }
 
     fn log(&self, name: &str) -> PathBuf {
-        self.dir.path().join(format!("{name}.log"))
+        self.db.dir.path().join(format!("{name}.log"))
     }
 
     /// `cronq --db DB --now T ARGS...`
@@ -125,9 +125,8 @@ fn assert_each_once(logged: &BTreeMap<String, usize>, expected: &[String]) {
     assert_eq!(got, want, "slots that ran");
 }
 
-#[test]
-fn two_hours_of_staggered_passes_run_every_slot_exactly_once() {
-    let s = Scratch::new();
+fn two_hours_of_staggered_passes_run_every_slot_exactly_once(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "every-minute", "* * * * *", &[]);
     s.add_slot_logger(START, "every-five", "*/5 * * * *", &[]);
     s.add_slot_logger(START, "hourly", "0 * * * *", &[]);
@@ -150,9 +149,8 @@ fn two_hours_of_staggered_passes_run_every_slot_exactly_once() {
         .all(|r| r["status"] == "success"));
 }
 
-#[test]
-fn passes_started_at_the_same_instant_run_each_slot_once() {
-    let s = Scratch::new();
+fn passes_started_at_the_same_instant_run_each_slot_once(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "every-minute", "* * * * *", &[]);
     s.add_slot_logger(START, "every-two", "*/2 * * * *", &["--overlap", "allow"]);
     let binary = assert_cmd::cargo::cargo_bin("cronq");
@@ -177,9 +175,8 @@ fn passes_started_at_the_same_instant_run_each_slot_once() {
     assert_each_once(&s.logged("every-two"), &expected_slots(START, end, 2));
 }
 
-#[test]
-fn a_clock_stepping_backwards_runs_nothing_twice() {
-    let s = Scratch::new();
+fn a_clock_stepping_backwards_runs_nothing_twice(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "every-minute", "* * * * *", &[]);
     // Forward to 09:10, back to 09:03 (NTP step), then on again.
     let times = [1, 2, 5, 10, 3, 4, 7, 9, 10, 11, 12];
@@ -192,9 +189,8 @@ fn a_clock_stepping_backwards_runs_nothing_twice() {
     );
 }
 
-#[test]
-fn catchup_latest_runs_only_the_newest_slot_after_downtime() {
-    let s = Scratch::new();
+fn catchup_latest_runs_only_the_newest_slot_after_downtime(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "job", "*/30 * * * *", &[]);
     s.pass(START + 30);
     // Down from 09:00:30 to 11:07.
@@ -220,9 +216,8 @@ fn catchup_latest_runs_only_the_newest_slot_after_downtime() {
         .contains("catch-up latest runs only the newest slot"));
 }
 
-#[test]
-fn catchup_all_runs_every_missed_slot() {
-    let s = Scratch::new();
+fn catchup_all_runs_every_missed_slot(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "job", "*/30 * * * *", &["--catchup", "all"]);
     s.pass(START + 30);
     s.cronq(START + 2 * 3600 + 7 * 60, &["run"])
@@ -234,9 +229,8 @@ fn catchup_all_runs_every_missed_slot() {
     );
 }
 
-#[test]
-fn catchup_skip_runs_nothing_late_and_waits_for_the_next_slot() {
-    let s = Scratch::new();
+fn catchup_skip_runs_nothing_late_and_waits_for_the_next_slot(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "job", "*/30 * * * *", &["--catchup", "skip"]);
     s.cronq(START + 2 * 3600 + 7 * 60, &["run"])
         .assert()
@@ -253,17 +247,15 @@ fn catchup_skip_runs_nothing_late_and_waits_for_the_next_slot() {
     );
 }
 
-#[test]
-fn a_slot_late_by_less_than_the_grace_is_on_time() {
-    let s = Scratch::new();
+fn a_slot_late_by_less_than_the_grace_is_on_time(backend: Backend) {
+    let s = Scratch::new(backend);
     s.add_slot_logger(START, "job", "*/30 * * * *", &["--catchup", "skip"]);
     s.pass(START + 30 * 60 + 299);
     assert_eq!(s.slot_statuses("job"), [("09:30".into(), "success".into())]);
 }
 
-#[test]
-fn a_slot_due_while_the_previous_run_waits_is_skipped_or_allowed() {
-    let s = Scratch::new();
+fn a_slot_due_while_the_previous_run_waits_is_skipped_or_allowed(backend: Backend) {
+    let s = Scratch::new(backend);
     // One run per pass, and a more urgent run ahead of the job's first slot: the slot run
     // stays pending past the next slot.
     s.cronq(START, &["settings", "jobs_max_portion", "1"])
@@ -298,15 +290,17 @@ fn a_slot_due_while_the_previous_run_waits_is_skipped_or_allowed() {
     );
 }
 
+/// SQLite only: the bytes of its file.
 #[test]
 fn an_idle_pass_writes_nothing() {
-    let s = Scratch::new();
+    let s = Scratch::new(Backend::Sqlite);
     s.add_slot_logger(START, "hourly", "0 * * * *", &[]);
-    let before = database_bytes(&s.db());
+    let file = PathBuf::from(s.db());
+    let before = database_bytes(&file);
     s.pass(START + 60);
     s.pass(START + 120);
     assert!(
-        database_bytes(&s.db()) == before,
+        database_bytes(&file) == before,
         "an idle pass changed the database or its WAL"
     );
 }
@@ -321,9 +315,8 @@ fn database_bytes(db: &Path) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
-#[test]
-fn the_seed_run_job_examples_work() {
-    let s = Scratch::new();
+fn the_seed_run_job_examples_work(backend: Backend) {
+    let s = Scratch::new(backend);
     // php command.php run-job Cleanup
     s.cronq(START, &["run-job", "Cleanup"])
         .assert()
@@ -381,9 +374,8 @@ fn the_seed_run_job_examples_work() {
     assert_eq!(s.runs("Cleanup")[0]["status"], "success");
 }
 
-#[test]
-fn a_target_reaches_the_job_only_through_the_environment() {
-    let s = Scratch::new();
+fn a_target_reaches_the_job_only_through_the_environment(backend: Backend) {
+    let s = Scratch::new(backend);
     s.cronq(
         START,
         &[
@@ -407,9 +399,22 @@ fn a_target_reaches_the_job_only_through_the_environment() {
             "{\"a\": \"$(id)\"}",
         ],
     )
-    .current_dir(s.dir.path())
+    .current_dir(s.db.dir.path())
     .assert()
     .success()
     .stdout(format!("{hostile}|{{\"a\": \"$(id)\"}}|"));
-    assert!(!s.dir.path().join("pwned").exists() && !s.dir.path().join("pwned2").exists());
+    assert!(!s.db.dir.path().join("pwned").exists() && !s.db.dir.path().join("pwned2").exists());
 }
+
+on_both_backends!(
+    two_hours_of_staggered_passes_run_every_slot_exactly_once,
+    passes_started_at_the_same_instant_run_each_slot_once,
+    a_clock_stepping_backwards_runs_nothing_twice,
+    catchup_latest_runs_only_the_newest_slot_after_downtime,
+    catchup_all_runs_every_missed_slot,
+    catchup_skip_runs_nothing_late_and_waits_for_the_next_slot,
+    a_slot_late_by_less_than_the_grace_is_on_time,
+    a_slot_due_while_the_previous_run_waits_is_skipped_or_allowed,
+    the_seed_run_job_examples_work,
+    a_target_reaches_the_job_only_through_the_environment,
+);

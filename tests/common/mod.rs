@@ -53,3 +53,48 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The two databases cronq runs on: behaviour tests run on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test, on either backend, and a scratch directory.
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    postgres: Option<postgres::TestDatabase>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        TestDb {
+            dir: tempfile::TempDir::new().unwrap(),
+            postgres: (backend == Backend::Postgres).then(postgres::fresh_database),
+        }
+    }
+
+    /// What `--db` takes: the file path or the URL.
+    pub fn arg(&self) -> std::ffi::OsString {
+        match &self.postgres {
+            Some(db) => db.url.clone().into(),
+            None => self.dir.path().join("cronq.db").into_os_string(),
+        }
+    }
+}
+
+/// Runs each named test function (taking a `Backend`) on SQLite and on PostgreSQL, as
+/// `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::common::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name(super::common::Backend::Postgres) })*
+        }
+    };
+}
+

@@ -1,0 +1,253 @@
+//! Several hosts on one PostgreSQL database (docs/postgresql.md). Each simulated host has a
+//! host id of its own (`CRONQ_HOST_ID`) and a state directory of its own (where a host keeps
+//! its lock files), as separate machines would; they share the database and this
+//! machine's processes. Every slot becomes one run and every run is claimed once, however
+//! many hosts pass at the same instants; a host never takes over a run of another host
+//! whose job may still run.
+
+mod common;
+
+use common::postgres::{fresh_database, TestDatabase};
+use common::{rfc3339, START};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cronq");
+
+/// One simulated host.
+struct Host {
+    id: String,
+    state: TempDir,
+}
+
+impl Host {
+    fn new(id: &str) -> Host {
+        Host {
+            id: id.to_string(),
+            state: TempDir::new().unwrap(),
+        }
+    }
+
+    fn cronq(&self, db: &TestDatabase, now: i64, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BINARY);
+        cmd.env_remove("CRONQ_DB")
+            .env_remove("CRONQ_NOW")
+            .env_remove("RUST_LOG")
+            .env("CRONQ_HOST_ID", &self.id)
+            .env("XDG_STATE_HOME", self.state.path())
+            .arg("--db")
+            .arg(&db.url)
+            .arg("--now")
+            .arg(rfc3339(now))
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn ok(&self, db: &TestDatabase, now: i64, args: &[&str]) -> String {
+        let out = self.cronq(db, now, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "host {}: cronq {args:?} failed: {}",
+            self.id,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn spawn(&self, db: &TestDatabase, now: i64, args: &[&str]) -> Child {
+        self.cronq(db, now, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "a pass failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn runs(host: &Host, db: &TestDatabase) -> Vec<Value> {
+    let out = host.ok(db, START, &["runs", "--limit", "100000", "--json"]);
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn wait_for(within: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(within);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn hosts() -> [Host; 3] {
+    [Host::new("host-a"), Host::new("host-b"), Host::new("host-c")]
+}
+
+/// Three hosts run a pass at the same instants, every 15 s for ten minutes: each slot of
+/// each job becomes exactly one run, executed once.
+#[test]
+fn three_hosts_passing_at_the_same_instants_run_each_slot_once() {
+    let db = fresh_database();
+    let hosts = hosts();
+    let dir = TempDir::new().unwrap();
+    let log: PathBuf = dir.path().join("slots");
+    for (name, schedule) in [("minutely", "* * * * *"), ("every2", "*/2 * * * *")] {
+        let command = format!("echo {name} $CRONQ_SLOT >> {}", log.display());
+        hosts[0].ok(
+            &db,
+            START,
+            &["add", name, "--schedule", schedule, "--", &command],
+        );
+    }
+    for step in 1..=40 {
+        let now = START + step * 15;
+        let passes: Vec<Child> = hosts.iter().map(|h| h.spawn(&db, now, &["run"])).collect();
+        for pass in passes {
+            finish(pass);
+        }
+    }
+    let executed = lines(&log);
+    let distinct: HashSet<&String> = executed.iter().collect();
+    assert_eq!(distinct.len(), executed.len(), "a slot ran twice: {executed:?}");
+    assert_eq!(executed.len(), 10 + 5, "{executed:?}");
+    let mut per_slot: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for run in runs(&hosts[1], &db) {
+        if run["job"] == "Cleanup" {
+            continue;
+        }
+        assert_eq!(run["status"], "success", "{run}");
+        *per_slot
+            .entry((run["job"].to_string(), run["slot"].to_string()))
+            .or_default() += 1;
+    }
+    assert_eq!(per_slot.len(), 15);
+    assert!(per_slot.values().all(|&n| n == 1), "{per_slot:?}");
+}
+
+/// 300 queued runs drained by three hosts at once: each runs exactly once.
+#[test]
+fn three_hosts_draining_one_queue_run_each_run_once() {
+    let db = fresh_database();
+    let hosts = hosts();
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("ran");
+    let command = format!("echo $CRONQ_RUN_ID >> {}", log.display());
+    hosts[0].ok(&db, START, &["add", "work", "--", &command]);
+    hosts[0].ok(&db, START, &["settings", "jobs_max_portion", "1000"]);
+    let batch: String = (0..300).map(|_| "{\"job\": \"work\"}\n").collect();
+    let mut enqueue = hosts[0]
+        .cronq(&db, START, &["enqueue", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    enqueue
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(batch.as_bytes())
+        .unwrap();
+    assert!(enqueue.wait().unwrap().success());
+
+    let passes: Vec<Child> = hosts
+        .iter()
+        .map(|h| h.spawn(&db, START + 1, &["run"]))
+        .collect();
+    for pass in passes {
+        finish(pass);
+    }
+    let ran = lines(&log);
+    let distinct: HashSet<&String> = ran.iter().collect();
+    assert_eq!(ran.len(), 300, "every run ran");
+    assert_eq!(distinct.len(), 300, "a run ran twice");
+    let all = runs(&hosts[2], &db);
+    assert_eq!(
+        all.iter().filter(|r| r["status"] == "success").count(),
+        300
+    );
+}
+
+/// A runner on host a is killed (kill -9) while its job goes on. Host b cannot see host
+/// a's processes, so it must not start the run again while the job may run; host a's own
+/// passes leave the orphan alone until it ends, then record the attempt failed and retry it.
+#[test]
+fn a_run_whose_runner_died_is_not_taken_over_by_another_host() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    let (log, done) = (dir.path().join("ran"), dir.path().join("done"));
+    let command = format!(
+        "echo $CRONQ_ATTEMPT >> {log}; \
+         for i in $(seq 100); do [ -e {done} ] && break; sleep 0.1; done",
+        log = log.display(),
+        done = done.display()
+    );
+    a.ok(&db, START, &["add", "orphaned", "--", &command]);
+    let id: i64 = a
+        .ok(&db, START, &["enqueue", "orphaned"])
+        .trim()
+        .parse()
+        .unwrap();
+    let mut runner = a.spawn(&db, START, &["run"]);
+    wait_for(20, "the job to start", || log.exists());
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+
+    // Later, on both hosts: the job may still run, so nobody starts the run again.
+    for host in [&b, &a, &b] {
+        host.ok(&db, START + 120, &["run"]);
+    }
+    let run = |host: &Host| -> Value {
+        serde_json::from_str(&host.ok(&db, START, &["show", &id.to_string(), "--json"])).unwrap()
+    };
+    assert_eq!(run(&b)["status"], "running", "{}", run(&b));
+    assert_eq!(lines(&log), ["1"]);
+
+    // The job ends. Host b still cannot prove anything; host a can.
+    fs::write(&done, "").unwrap();
+    wait_for(20, "the orphaned job to end", || {
+        !Command::new("pgrep")
+            .args(["-f", &done.display().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    });
+    b.ok(&db, START + 180, &["run"]);
+    assert_eq!(run(&b)["status"], "running", "{}", run(&b));
+    let out = a.cronq(&db, START + 180, &["run"]).output().unwrap();
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("died"), "{warning}");
+    let retried = run(&a);
+    assert_eq!(retried["status"], "pending", "{retried}");
+    assert_eq!(retried["attempt"], 2, "{retried}");
+    assert_eq!(lines(&log), ["1"], "the retry waits for its due time");
+}
