@@ -142,7 +142,7 @@ fn refusal(
     let changes = if facts.is_dir {
         "could replace the database in it"
     } else {
-        "could change the jobs that cronq runs"
+        "could change or block what cronq runs"
     };
     match fault {
         Fault::OwnedByAnother => {

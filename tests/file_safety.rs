@@ -1,5 +1,5 @@
 //! Files another user controls, and a database that vanished, as an operator meets them
-//! (docs/install.md#files-and-permissions, docs/daemon.md#a-database-that-vanished).
+//! (docs/install.md: "Files and permissions", "A database that vanished").
 //!
 //! A database, lock file or directory that another user could change is refused with exit
 //! code 2 and a message naming the file, its owner and mode, and the fix; cronq never follows
