@@ -668,7 +668,11 @@ fn my_start_time() -> i64 {
 /// Inserts a `running` run of `job`, claimed and started at T0 by `pid` on this host and
 /// boot; returns its id.
 fn insert_running(db: &Db, job: &str, pid: i64, started: i64) -> i64 {
-    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    // The host as cronq names it: its machine id (CRONQ_HOST_ID is not set here).
+    let host = fs::read_to_string("/etc/machine-id")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| fs::read_to_string("/proc/sys/kernel/hostname").unwrap());
     let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let conn = rusqlite::Connection::open(&db.db).unwrap();
     conn.execute(
