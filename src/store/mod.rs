@@ -4,6 +4,7 @@
 //! schema, locking and migrations.
 
 pub mod jobs;
+pub mod postgres;
 pub mod runs;
 pub mod settings;
 pub mod sql;
