@@ -5,6 +5,7 @@
 
 pub mod jobs;
 pub mod location;
+pub mod postgres;
 pub mod runs;
 pub mod settings;
 pub mod sql;
@@ -26,6 +27,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::Database),
+    Postgres(postgres::Database),
 }
 
 impl Store {
@@ -34,10 +36,11 @@ impl Store {
     pub fn open(location: &Location, now: Timestamp) -> Result<Store> {
         let backend = match location {
             Location::File(path) => Backend::Sqlite(sqlite::Database::open(path, now)?),
-            Location::Postgres(_) => {
-                return Err(crate::error::usage(format!(
-                    "{location}: this cronq was built without PostgreSQL support"
-                )))
+            Location::Postgres(url) => {
+                let db = postgres::Database::open(url, now)?;
+                // One clock for every host of the database: the server's.
+                crate::time::follow_server_clock(db.server_time()?);
+                Backend::Postgres(db)
             }
         };
         Ok(Store {
@@ -55,6 +58,7 @@ impl Store {
     pub fn conn(&self) -> &dyn Conn {
         match &self.backend {
             Backend::Sqlite(db) => &db.conn,
+            Backend::Postgres(db) => db.conn(),
         }
     }
 
@@ -63,6 +67,7 @@ impl Store {
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
         match &self.backend {
             Backend::Sqlite(db) => db.write(work),
+            Backend::Postgres(db) => db.write(work),
         }
     }
 
@@ -70,6 +75,7 @@ impl Store {
     pub fn reclaim_space(&self, pause: Duration) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(db) => db.reclaim_space(pause),
+            Backend::Postgres(db) => db.reclaim_space(pause),
         }
     }
 }

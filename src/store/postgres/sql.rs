@@ -1,0 +1,124 @@
+//! PostgreSQL's text for every statement (see `store::sql::Sql`): the same parameters
+//! (`$1` for SQLite's `?1`) and the same columns in the same order as SQLite's. Every
+//! read-then-write runs in a transaction whose first statement takes cronq's advisory
+//! lock (`Database::write`), which serialises writers across hosts as `BEGIN IMMEDIATE`
+//! does on one: a pending run is claimed by the first of two invocations, and the second
+//! finds it running. Parameters whose type PostgreSQL cannot infer are cast.
+
+use crate::store::sql::Sql;
+
+macro_rules! job_columns {
+    () => {
+        "id, name, command, builtin, env, schedule, tz, timeout, retries, catchup, overlap, \
+         requires_target, active, last_slot, next_slot, last_status, last_finished_at"
+    };
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, job, slot, status, priority, due_at, attempt, max_attempts, target_id, \
+         target_type, data, created_at, started_at, finished_at, duration_ms, exit_code, \
+         error, interruptions"
+    };
+}
+
+pub static SQL: Sql = Sql {
+    job_by_name: concat!("SELECT ", job_columns!(), " FROM jobs WHERE name = $1"),
+    jobs_by_name: concat!("SELECT ", job_columns!(), " FROM jobs ORDER BY name"),
+    job_names: "SELECT name FROM jobs ORDER BY name",
+    due_jobs: concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE next_slot <= $1 ORDER BY next_slot, id"
+    ),
+    insert_job: "INSERT INTO jobs (name, command, builtin, schedule, timeout, retries, catchup, \
+        overlap, requires_target, active, last_slot, next_slot, created_at, env, tz) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11, $13, $14)",
+    update_job: "UPDATE jobs SET command = $2, builtin = $3, schedule = $4, timeout = $5, \
+        retries = $6, catchup = $7, overlap = $8, requires_target = $9, active = $10, \
+        last_slot = $11, next_slot = $12, env = $13, tz = $14 WHERE id = $1",
+    delete_job: "DELETE FROM jobs WHERE id = $1",
+    advance_job: "UPDATE jobs SET last_slot = $2, next_slot = $3 WHERE id = $1",
+    record_last_result: "UPDATE jobs SET last_status = $2, last_finished_at = $3 WHERE name = $1",
+    failing_jobs: "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' \
+        ORDER BY name",
+    next_slots: "SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL \
+        ORDER BY next_slot, name LIMIT $1",
+
+    insert_slot: "INSERT INTO runs (job, slot, status, due_at, max_attempts, error, created_at, \
+        finished_at) VALUES ($1, $2, $3, $2, $4, $5, $6, $7) \
+        ON CONFLICT (job, slot) DO NOTHING",
+    insert_request: "INSERT INTO runs (job, status, due_at, priority, max_attempts, target_id, \
+        target_type, data, created_at) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) \
+        RETURNING id",
+    unfinished_of: "SELECT id FROM runs WHERE job = $1 AND status IN ('pending', 'running') \
+        ORDER BY id LIMIT 1",
+    next_due_run: "SELECT id FROM runs WHERE status = 'pending' AND due_at <= $1 \
+        ORDER BY priority DESC, due_at, id LIMIT 1",
+    claim: concat!(
+        "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = $2, \
+         started_at = $3, started_boot = $4, owner_host = $5, owner_boot_id = $6, \
+         owner_pid = $7, owner_started = $8, pgid = NULL, pgid_started = NULL \
+         WHERE id = $1 AND status = 'pending' RETURNING ",
+        run_columns!(),
+        ", claim"
+    ),
+    start: "UPDATE runs SET started_at = $4, started_boot = $5, owner_host = $6, \
+        owner_boot_id = $7, owner_pid = $8, owner_started = $9 \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
+        AND started_at IS NULL",
+    still_held: "SELECT count(*) FROM runs WHERE id = $1 AND claim = $2 AND attempt = $3 \
+        AND status = 'running'",
+    set_group: "UPDATE runs SET pgid = $4, pgid_started = $5 \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+    running: "SELECT r.id, r.job, r.claimed_at, r.started_at, coalesce(j.timeout, $1), \
+        r.owner_host, r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started, \
+        r.claim, r.attempt, r.started_boot \
+        FROM runs r LEFT JOIN jobs j ON j.name = r.job WHERE r.status = 'running'",
+    interrupt: "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, \
+        due_at = $4, error = $5, output = $6, duration_ms = $7, claimed_at = NULL, \
+        started_at = NULL, started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, \
+        owner_pid = NULL, owner_started = NULL, pgid = NULL, pgid_started = NULL \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+    requeue: "UPDATE runs SET status = 'pending', error = $4, claimed_at = NULL, \
+        started_at = NULL, started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, \
+        owner_pid = NULL, owner_started = NULL WHERE id = $1 AND claim = $2 AND attempt = $3 \
+        AND status = 'running' AND started_at IS NULL",
+    finish: "UPDATE runs SET status = $4, finished_at = $5, exit_code = $6, error = $7, \
+        output = $8, duration_ms = $9 \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+    finish_and_retry: "UPDATE runs SET status = 'pending', attempt = attempt + 1, due_at = $4, \
+        exit_code = $5, error = $6, output = $7, duration_ms = $8, claimed_at = NULL, \
+        started_at = NULL, started_boot = NULL, finished_at = NULL, owner_host = NULL, \
+        owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
+        pgid_started = NULL \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+    run_by_id: concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1"),
+    output_of: "SELECT output FROM runs WHERE id = $1",
+    list_runs: concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM runs WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR status = $2) \
+         ORDER BY id DESC LIMIT $3"
+    ),
+    job_has_runs: "SELECT count(*) FROM (SELECT 1 FROM runs WHERE job = $1 LIMIT 1) AS found",
+    delete_pending_of: "DELETE FROM runs WHERE job = $1 AND status = 'pending'",
+    run_counts: "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status",
+
+    settings: "SELECT key, value FROM settings",
+    set_setting: "INSERT INTO settings (key, value) VALUES ($1, $2) \
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+
+    // Three index probes in one statement: an idle pass asks nothing else.
+    pending_work: "SELECT EXISTS (SELECT 1 FROM jobs WHERE next_slot <= $1), \
+        EXISTS (SELECT 1 FROM runs WHERE status = 'pending' AND due_at <= $1), \
+        EXISTS (SELECT 1 FROM runs WHERE status = 'running')",
+
+    jobs_with_runs: "SELECT DISTINCT job FROM runs",
+    keep_from: "SELECT id FROM runs WHERE job = $1 \
+        AND status IN ('success', 'failed', 'skipped', 'missed') \
+        ORDER BY id DESC LIMIT 1 OFFSET $2",
+    delete_old_runs: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 \
+        AND id < $2 AND status IN ('success', 'failed', 'skipped', 'missed') \
+        AND coalesce(finished_at, created_at) < $3 LIMIT $4)",
+};
