@@ -108,7 +108,11 @@ fn wait_for(within: u64, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn hosts() -> [Host; 3] {
-    [Host::new("host-a"), Host::new("host-b"), Host::new("host-c")]
+    [
+        Host::new("host-a"),
+        Host::new("host-b"),
+        Host::new("host-c"),
+    ]
 }
 
 /// Three hosts run a pass at the same instants, every 15 s for ten minutes: each slot of
@@ -136,7 +140,11 @@ fn three_hosts_passing_at_the_same_instants_run_each_slot_once() {
     }
     let executed = lines(&log);
     let distinct: HashSet<&String> = executed.iter().collect();
-    assert_eq!(distinct.len(), executed.len(), "a slot ran twice: {executed:?}");
+    assert_eq!(
+        distinct.len(),
+        executed.len(),
+        "a slot ran twice: {executed:?}"
+    );
     assert_eq!(executed.len(), 10 + 5, "{executed:?}");
     let mut per_slot: BTreeMap<(String, String), usize> = BTreeMap::new();
     for run in runs(&hosts[1], &db) {
@@ -162,9 +170,9 @@ fn three_hosts_draining_one_queue_run_each_run_once() {
     let command = format!("echo $CRONQ_RUN_ID >> {}", log.display());
     hosts[0].ok(&db, START, &["add", "work", "--", &command]);
     hosts[0].ok(&db, START, &["settings", "jobs_max_portion", "1000"]);
-    let batch: String = (0..300).map(|_| "{\"job\": \"work\"}\n").collect();
+    let batch: String = (0..300).map(|_| "{}\n").collect();
     let mut enqueue = hosts[0]
-        .cronq(&db, START, &["enqueue", "--stdin"])
+        .cronq(&db, START, &["enqueue", "work", "--stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -190,10 +198,7 @@ fn three_hosts_draining_one_queue_run_each_run_once() {
     assert_eq!(ran.len(), 300, "every run ran");
     assert_eq!(distinct.len(), 300, "a run ran twice");
     let all = runs(&hosts[2], &db);
-    assert_eq!(
-        all.iter().filter(|r| r["status"] == "success").count(),
-        300
-    );
+    assert_eq!(all.iter().filter(|r| r["status"] == "success").count(), 300);
 }
 
 /// A runner on host a is killed (kill -9) while its job goes on. Host b cannot see host
@@ -232,22 +237,29 @@ fn a_run_whose_runner_died_is_not_taken_over_by_another_host() {
     assert_eq!(run(&b)["status"], "running", "{}", run(&b));
     assert_eq!(lines(&log), ["1"]);
 
-    // The job ends. Host b still cannot prove anything; host a can.
+    // The job ends. Host b still cannot prove anything; host a can, once the job's
+    // processes are gone.
     fs::write(&done, "").unwrap();
-    wait_for(20, "the orphaned job to end", || {
-        !Command::new("pgrep")
-            .args(["-f", &done.display().to_string()])
-            .status()
-            .unwrap()
-            .success()
+    let mut recovered = None;
+    wait_for(20, "host a to recover the run", || {
+        b.ok(&db, START + 180, &["run"]);
+        let seen_by_b = run(&b);
+        assert_eq!(
+            seen_by_b["status"], "running",
+            "host b must not take over host a's run: {seen_by_b}"
+        );
+        a.ok(&db, START + 180, &["run"]);
+        let seen_by_a = run(&a);
+        let done = seen_by_a["status"] == "pending";
+        recovered = Some(seen_by_a);
+        done
     });
-    b.ok(&db, START + 180, &["run"]);
-    assert_eq!(run(&b)["status"], "running", "{}", run(&b));
-    let out = a.cronq(&db, START + 180, &["run"]).output().unwrap();
-    let warning = String::from_utf8_lossy(&out.stderr);
-    assert!(warning.contains("died"), "{warning}");
-    let retried = run(&a);
+    let retried = recovered.unwrap();
     assert_eq!(retried["status"], "pending", "{retried}");
     assert_eq!(retried["attempt"], 2, "{retried}");
+    assert!(
+        retried["error"].as_str().unwrap().contains("died"),
+        "{retried}"
+    );
     assert_eq!(lines(&log), ["1"], "the retry waits for its due time");
 }
