@@ -13,7 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
+mod common;
+
+use common::{Backend, TestDb};
 
 /// Monday 23 November 2026, 09:00:00 UTC.
 const T0: i64 = 1_795_424_400;
@@ -40,19 +42,19 @@ fn wait_for(within: u64, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 struct Db {
-    dir: TempDir,
-    db: PathBuf,
+    test: TestDb,
+    db: std::ffi::OsString,
 }
 
 impl Db {
-    fn new() -> Db {
-        let dir = TempDir::new().unwrap();
-        let db = dir.path().join("cronq.db");
-        Db { dir, db }
+    fn new(backend: Backend) -> Db {
+        let test = TestDb::new(backend);
+        let db = test.arg();
+        Db { test, db }
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.test.dir.path().join(name)
     }
 
     fn command(&self, now: i64, args: &[&str]) -> Command {
@@ -133,8 +135,8 @@ fn read_pid(path: &Path) -> Option<i32> {
 /// starts the retry. When the frozen runner wakes, the retry is running: the woken runner
 /// must record nothing, so the run is neither set back to pending nor executed a third
 /// time while the second attempt runs.
-fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
-    let db = Db::new();
+fn a_frozen_runner_records_nothing_over_the_retry(backend: Backend, parallel: bool) {
+    let db = Db::new(backend);
     if parallel {
         db.ok(T0, &["settings", "jobs_run_in_parallel", "true"]);
     }
@@ -227,23 +229,20 @@ fn a_frozen_runner_records_nothing_over_the_retry(parallel: bool) {
     assert_eq!(db.lines("attempts"), ["1", "2"], "each attempt ran once");
 }
 
-#[test]
-fn a_frozen_runner_records_nothing_over_the_retry_sequential() {
-    a_frozen_runner_records_nothing_over_the_retry(false);
+fn a_frozen_runner_records_nothing_over_the_retry_sequential(backend: Backend) {
+    a_frozen_runner_records_nothing_over_the_retry(backend, false);
 }
 
-#[test]
-fn a_frozen_child_records_nothing_over_the_retry_parallel() {
-    a_frozen_runner_records_nothing_over_the_retry(true);
+fn a_frozen_child_records_nothing_over_the_retry_parallel(backend: Backend) {
+    a_frozen_runner_records_nothing_over_the_retry(backend, true);
 }
 
 /// A run queued behind a long job in the same pass is not claimed until its turn: it stays
 /// pending, so another invocation can take it, and its one-second timeout cannot run out
 /// while it waits. (It used to sit as "running" and be failed by the next pass as "still
 /// running past its timeout" although it had never started.)
-#[test]
-fn a_run_waiting_behind_a_long_job_stays_pending_and_takeable() {
-    let db = Db::new();
+fn a_run_waiting_behind_a_long_job_stays_pending_and_takeable(backend: Backend) {
+    let db = Db::new(backend);
     let started = db.file("long-started");
     db.ok(
         T0,
@@ -289,9 +288,8 @@ fn a_run_waiting_behind_a_long_job_stays_pending_and_takeable() {
 /// The wall clock steps two hours forward (NTP, a resumed VM) while a healthy job with a
 /// ten-second timeout runs. The next pass must leave it alone: on its own boot a run's age
 /// is read on the boot clock.
-#[test]
-fn a_wall_clock_step_does_not_kill_a_healthy_job() {
-    let db = Db::new();
+fn a_wall_clock_step_does_not_kill_a_healthy_job(backend: Backend) {
+    let db = Db::new(backend);
     let started = db.file("started");
     db.ok(
         T0,
@@ -325,9 +323,8 @@ fn a_wall_clock_step_does_not_kill_a_healthy_job() {
 /// such stop queues the run again without using an attempt, but only so often: the third
 /// counts as a failed attempt, so with `--retries 0` the run fails for good instead of
 /// being queued again for ever.
-#[test]
-fn a_job_that_stops_its_runner_is_not_requeued_without_end() {
-    let db = Db::new();
+fn a_job_that_stops_its_runner_is_not_requeued_without_end(backend: Backend) {
+    let db = Db::new(backend);
     db.ok(T0, &["settings", "shutdown_grace", "1"]);
     let command = format!(
         "echo x >> {}; kill -TERM $PPID; sleep 30",
@@ -353,9 +350,8 @@ fn a_job_that_stops_its_runner_is_not_requeued_without_end() {
 
 /// A graceful shutdown stops a job that has one retry left. Restarting must not cost that
 /// retry: when the job then fails, it is tried again.
-#[test]
-fn a_shutdown_does_not_use_up_a_retry() {
-    let db = Db::new();
+fn a_shutdown_does_not_use_up_a_retry(backend: Backend) {
+    let db = Db::new(backend);
     db.ok(T0, &["settings", "shutdown_grace", "1"]);
     let marker = db.file("stopped-once");
     let command = format!(
@@ -381,7 +377,7 @@ fn a_shutdown_does_not_use_up_a_retry() {
 /// columns) is upgraded in place on first use, its runs and jobs kept.
 #[test]
 fn a_version_1_database_is_upgraded_in_place() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.ok(T0, &["add", "old", "--", "true"]);
     let id = db.enqueue(T0, &["old"]);
     {
@@ -413,9 +409,8 @@ fn a_version_1_database_is_upgraded_in_place() {
 /// its job being killed (as a pass on another host would: it cannot signal this host's
 /// processes), the runner stops the job itself within the check interval and records
 /// nothing over the run.
-#[test]
-fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing() {
-    let db = Db::new();
+fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing(backend: Backend) {
+    let db = Db::new(backend);
     let job_pid = db.file("job.pid");
     db.ok(
         T0,
@@ -430,15 +425,10 @@ fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing() {
     let mut runner = db.spawn_pass(T0, "runner.log");
     wait_for(20, "the job to start", || read_pid(&job_pid).is_some());
     let pid = read_pid(&job_pid).unwrap();
-    {
-        // What taking the run over elsewhere leaves behind: a new claim on the row.
-        let conn = rusqlite::Connection::open(&db.db).unwrap();
-        conn.execute(
-            "UPDATE runs SET claim = claim + 1, owner_host = 'elsewhere' WHERE id = ?1",
-            [id],
-        )
-        .unwrap();
-    }
+    // What taking the run over elsewhere leaves behind: a new claim on the row.
+    db.test.execute(&format!(
+        "UPDATE runs SET claim = claim + 1, owner_host = 'elsewhere' WHERE id = {id}"
+    ));
     let code = wait_exit(&mut runner, 40, "the runner to stop its job");
     assert_eq!(code, 1);
     let log = fs::read_to_string(db.file("runner.log")).unwrap();
@@ -456,3 +446,13 @@ fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing() {
     );
     assert_eq!(run["error"], serde_json::Value::Null, "{run}");
 }
+
+on_both_backends!(
+    a_frozen_runner_records_nothing_over_the_retry_sequential,
+    a_frozen_child_records_nothing_over_the_retry_parallel,
+    a_run_waiting_behind_a_long_job_stays_pending_and_takeable,
+    a_wall_clock_step_does_not_kill_a_healthy_job,
+    a_job_that_stops_its_runner_is_not_requeued_without_end,
+    a_shutdown_does_not_use_up_a_retry,
+    a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing,
+);

@@ -75,6 +75,23 @@ impl TestDb {
         }
     }
 
+    /// Runs one SQL statement on the database, as another program (or another host's
+    /// cronq) could.
+    pub fn execute(&self, sql: &str) {
+        match &self.postgres {
+            Some(db) => {
+                db.connect().batch_execute(sql).unwrap();
+            }
+            None => {
+                let path = self.dir.path().join("cronq.db");
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+        }
+    }
+
     /// What `--db` takes: the file path or the URL.
     pub fn arg(&self) -> std::ffi::OsString {
         match &self.postgres {
