@@ -16,6 +16,9 @@ pub struct Settings {
     pub catchup_grace: i64,
     pub cleanup_period: i64,
     pub shutdown_grace: i64,
+    /// Opt-in: take over a run of a host silent for `host_silence` seconds (PostgreSQL).
+    pub presume_dead_hosts: bool,
+    pub host_silence: i64,
 }
 
 impl Default for Settings {
@@ -31,6 +34,8 @@ impl Default for Settings {
             catchup_grace: 300,
             cleanup_period: 30,
             shutdown_grace: 30,
+            presume_dead_hosts: false,
+            host_silence: 600,
         }
     }
 }
@@ -96,6 +101,18 @@ pub const KEYS: &[Key] = &[
             "seconds running jobs get to finish after SIGTERM before they are killed and requeued",
         range: Some((0, 86_400)),
     },
+    Key {
+        name: "presume_dead_hosts",
+        help: "several hosts: take over the runs of a host silent for host_silence seconds, \
+               whose runners then kill their own jobs at half that silence (true/false)",
+        range: None,
+    },
+    Key {
+        name: "host_silence",
+        help: "several hosts: seconds without a sign of life after which presume_dead_hosts \
+               presumes a host dead",
+        range: Some((60, 86_400)),
+    },
 ];
 
 /// A refused key or value; the message says what is accepted.
@@ -144,6 +161,11 @@ impl Key {
 }
 
 impl Settings {
+    /// The silence after which a host is presumed dead, when the operator opted in.
+    pub fn presumed_dead_after(&self) -> Option<i64> {
+        self.presume_dead_hosts.then_some(self.host_silence)
+    }
+
     /// Applies stored `(key, value)` pairs over the defaults. Values were validated when
     /// set; a pair that no longer parses (an older or newer cronq wrote it) keeps the default.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
@@ -165,6 +187,8 @@ impl Settings {
                 "catchup_grace" => s.catchup_grace = n,
                 "cleanup_period" => s.cleanup_period = n,
                 "shutdown_grace" => s.shutdown_grace = n,
+                "presume_dead_hosts" => s.presume_dead_hosts = checked == "true",
+                "host_silence" => s.host_silence = n,
                 _ => {}
             }
         }
@@ -184,6 +208,8 @@ impl Settings {
             self.catchup_grace.to_string(),
             self.cleanup_period.to_string(),
             self.shutdown_grace.to_string(),
+            self.presume_dead_hosts.to_string(),
+            self.host_silence.to_string(),
         ];
         KEYS.iter().map(|k| k.name).zip(values).collect()
     }
