@@ -219,10 +219,11 @@ fn connect_error(target: &Target, e: &postgres::Error) -> anyhow::Error {
                           PGPASSFILE names) rather than in --db, where every process \
                           listing shows it"
             .to_string(),
-        // invalid_authorization_specification: no pg_hba.conf line lets us in.
+        // invalid_authorization_specification: no such role, or no pg_hba.conf line.
         Some("28000") => format!(
-            "The server's pg_hba.conf has no line that lets this host in as this user to \
-             this database{}; add one and reload the server",
+            "Check that the user exists on the server (createuser USER) and that the \
+             server's pg_hba.conf has a line that lets this host in as this user to this \
+             database{}; add one and reload the server",
             if target.ssl == SslMode::Disable {
                 " without TLS (a hostssl line needs sslmode=require or stricter)"
             } else {
