@@ -376,6 +376,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any text after the scheme is a URL or a usage error, never a panic, and a
+        /// password never reaches what messages show.
+        #[test]
+        fn any_url_parses_or_is_refused(rest in "[a-z0-9:@/?&=%,.\\[\\]-]{0,40}") {
+            for scheme in SCHEMES {
+                match parse(&format!("{scheme}{rest}")) {
+                    Ok(target) => proptest::prop_assert!(!target.shown.contains(":pw@")),
+                    Err(e) => proptest::prop_assert_eq!(exit_code(&e), 2),
+                }
+                let _ = parse(&format!("{scheme}u:pw@{rest}"))
+                    .map(|target| assert!(!target.shown.contains("pw@"), "{}", target.shown));
+            }
+        }
+    }
+
     #[test]
     fn params_are_found_after_the_user_information() {
         let (rest, params) = split_params("postgresql://u:p?q@h/d?a=1&sslmode=require");
