@@ -219,10 +219,11 @@ fn connect_error(target: &Target, e: &postgres::Error) -> anyhow::Error {
                           PGPASSFILE names) rather than in --db, where every process \
                           listing shows it"
             .to_string(),
-        // invalid_authorization_specification: no pg_hba.conf line lets us in.
+        // invalid_authorization_specification: no such role, or no pg_hba.conf line.
         Some("28000") => format!(
-            "The server's pg_hba.conf has no line that lets this host in as this user to \
-             this database{}; add one and reload the server",
+            "Check that the user exists on the server (createuser USER) and that the \
+             server's pg_hba.conf has a line that lets this host in as this user to this \
+             database{}; add one and reload the server",
             if target.ssl == SslMode::Disable {
                 " without TLS (a hostssl line needs sslmode=require or stricter)"
             } else {
@@ -373,6 +374,22 @@ mod tests {
             None,
             "0 waits for ever, as in libpq"
         );
+    }
+
+    proptest::proptest! {
+        /// Any text after the scheme is a URL or a usage error, never a panic, and a
+        /// password never reaches what messages show.
+        #[test]
+        fn any_url_parses_or_is_refused(rest in "[a-z0-9:@/?&=%,.\\[\\]-]{0,40}") {
+            for scheme in SCHEMES {
+                match parse(&format!("{scheme}{rest}")) {
+                    Ok(target) => proptest::prop_assert!(!target.shown.contains(":pw@")),
+                    Err(e) => proptest::prop_assert_eq!(exit_code(&e), 2),
+                }
+                let _ = parse(&format!("{scheme}u:pw@{rest}"))
+                    .map(|target| assert!(!target.shown.contains("pw@"), "{}", target.shown));
+            }
+        }
     }
 
     #[test]

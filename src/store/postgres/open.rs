@@ -49,6 +49,8 @@ const BEGIN: &str = concat!(
 
 /// PostgreSQL's code for a table that does not exist.
 const UNDEFINED_TABLE: &str = "42P01";
+/// PostgreSQL's code for a lock wait that `lock_timeout` ended.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// PostgreSQL's code for a missing privilege.
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
@@ -134,7 +136,17 @@ impl Database {
             done: false,
         };
         self.conn.failed_statement.set(false);
-        self.conn.batch(BEGIN)?;
+        self.conn.batch(BEGIN).map_err(|e| {
+            if PgError::code_of(&e) == Some(LOCK_NOT_AVAILABLE) {
+                e.context(format!(
+                    "another cronq held the write lock of {} for 30 s; try again (a pass \
+                     that cannot write does nothing, and the next pass catches up)",
+                    self.conn.shown
+                ))
+            } else {
+                e
+            }
+        })?;
         let value = work()?;
         if self.conn.failed_statement.get() {
             // PostgreSQL would answer COMMIT with a rollback, without an error.
