@@ -80,3 +80,14 @@ CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- The hosts that pass on this database: each host's passes (and runners, while their jobs
+-- run) say they are alive at most once a minute. Another host takes a run over only on
+-- proof that its owner host rebooted (a new boot_id), or by the operator's opt-in
+-- presumption after a silence (docs/postgresql.md).
+CREATE TABLE hosts (
+    id        TEXT PRIMARY KEY,                 -- CRONQ_HOST_ID, or the machine id
+    boot_id   TEXT NOT NULL,                    -- the boot it was last seen on
+    last_seen BIGINT NOT NULL,                  -- the server's clock, Unix seconds
+    version   TEXT NOT NULL                     -- the cronq it runs
+);

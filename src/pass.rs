@@ -56,6 +56,13 @@ pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
     };
     let now = clock.now();
     heartbeat::beat(&lock, now);
+    let me = owner::this_process();
+    store.note_host(
+        &me.host,
+        &me.boot_id,
+        now,
+        store::postgres::hosts::SEEN_EVERY,
+    )?;
     let work = store::pending_work(store.conn(), now)?;
     if work == store::Work::default() {
         return Ok(Summary::default());
@@ -252,9 +259,17 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
         wall: now,
         since_boot: since_boot(),
     };
+    let hosts = store.hosts()?;
     store.write(|tx| {
         for stale in runs::running(tx, settings.job_timeout)? {
-            let decision = recover::judge(&stale, &recover::probe(&stale, &here), moment);
+            let elsewhere = recover::Elsewhere {
+                host: hosts
+                    .iter()
+                    .find(|h| Some(&h.id) == stale.owner_host.as_ref()),
+                presume_dead_after: settings.presumed_dead_after(),
+            };
+            let live = recover::probe(&stale, &here);
+            let decision = recover::judge(&stale, &live, &elsewhere, moment);
             match decision {
                 Decision::Leave => {}
                 Decision::Requeue(reason) => {

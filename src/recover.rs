@@ -10,12 +10,16 @@
 
 use crate::owner;
 use crate::store::runs::Claim;
-use crate::time::Timestamp;
+use crate::store::Host;
+use crate::time::{human_duration, Timestamp};
 
 /// Beyond a run's timeout (and the kill grace), how long before a pass calls it stale
-/// when its age is read on the wall clock (another host, or a run from before the boot
-/// clock was recorded): room for clocks that disagree.
+/// when its age is read on the wall clock (a run from before the boot clock was
+/// recorded): room for a clock that stepped.
 pub const STALE_GRACE: i64 = 60;
+
+/// A host silent this long has its runs flagged by `cronq status`.
+pub const HOST_SILENT_AFTER: i64 = 180;
 
 /// The same, when its age is read on this boot's clock: room only for a runner that is
 /// slow to record a result after it killed its job.
@@ -59,6 +63,15 @@ pub struct Now {
     pub since_boot: i64,
 }
 
+/// What the database says of the owner's host, for a run of another host: the host's row
+/// (if it ever passed on this database), and the operator's opt-in presumption.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Elsewhere<'a> {
+    pub host: Option<&'a Host>,
+    /// `presume_dead_hosts`: a host silent this long is presumed dead.
+    pub presume_dead_after: Option<i64>,
+}
+
 /// What to do with a running run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -81,7 +94,11 @@ fn age(run: &RunningRun, live: &Liveness, now: Now) -> Option<(i64, i64)> {
     })
 }
 
-pub fn judge(run: &RunningRun, live: &Liveness, now: Now) -> Decision {
+/// Decides what becomes of a running run. On its own host, liveness is proven by the
+/// operating system; of another host's run nothing is known but what that host wrote, so
+/// it is taken over only on proof (its host came back on another boot) or by the
+/// operator's presumption after a silence — never because of time alone.
+pub fn judge(run: &RunningRun, live: &Liveness, elsewhere: &Elsewhere, now: Now) -> Decision {
     let kill_grace = crate::exec::KILL_GRACE.as_secs() as i64;
     // How far past its timeout a started run is, once that is beyond the graces.
     let overdue = age(run, live, now).and_then(|(age, grace)| {
@@ -95,16 +112,7 @@ pub fn judge(run: &RunningRun, live: &Liveness, now: Now) -> Decision {
         return gone(run, "the machine rebooted while it was running".to_string());
     }
     if !live.same_boot {
-        return match overdue {
-            Some(late) => Decision::Fail {
-                reason: format!(
-                    "still running {late} s past its timeout on host {} (cannot be checked from here)",
-                    run.owner_host.as_deref().unwrap_or("?")
-                ),
-                kill: false,
-            },
-            None => Decision::Leave,
-        };
+        return judge_elsewhere(run, elsewhere, now);
     }
     let alive = live.owner_alive || live.job_alive;
     match overdue {
@@ -120,6 +128,52 @@ pub fn judge(run: &RunningRun, live: &Liveness, now: Now) -> Decision {
             run,
             format!("its runner (pid {owner}) died: crash, kill -9 or power loss"),
         ),
+    }
+}
+
+fn judge_elsewhere(run: &RunningRun, elsewhere: &Elsewhere, now: Now) -> Decision {
+    let name = run.owner_host.as_deref().unwrap_or("?");
+    let Some(host) = elsewhere.host else {
+        return Decision::Leave;
+    };
+    if run
+        .owner_boot_id
+        .as_deref()
+        .is_some_and(|boot| !boot.is_empty() && boot != host.boot_id)
+    {
+        return gone(
+            run,
+            format!("its host {name} rebooted while it was running (its boot changed)"),
+        );
+    }
+    let silent = now.wall - host.last_seen;
+    match elsewhere.presume_dead_after {
+        Some(limit) if silent > limit => gone(
+            run,
+            format!(
+                "its host {name} was silent for {}: presumed dead (presume_dead_hosts)",
+                human_duration(silent)
+            ),
+        ),
+        _ => Decision::Leave,
+    }
+}
+
+/// Why `cronq status` flags a run that recovery leaves: it belongs to another host that
+/// has been silent (or never said a word on this database), so only the operator can
+/// tell whether it still runs.
+pub fn flag(run: &RunningRun, live: &Liveness, elsewhere: &Elsewhere, now: Now) -> Option<String> {
+    if live.same_boot || live.rebooted {
+        return None;
+    }
+    let name = run.owner_host.as_deref().unwrap_or("?");
+    match elsewhere.host {
+        None => Some(format!("its host {name} has never passed on this database")),
+        Some(host) if now.wall - host.last_seen > HOST_SILENT_AFTER => Some(format!(
+            "its host {name} has been silent for {}",
+            human_duration(now.wall - host.last_seen)
+        )),
+        Some(_) => None,
     }
 }
 
@@ -220,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_dead_owner_with_a_dead_job_fails_the_attempt() {
-        let d = judge(&run(true), &HERE, after(100));
+        let d = judge(&run(true), &HERE, &Elsewhere::default(), after(100));
         assert!(
             matches!(d, Decision::Fail { kill: false, ref reason } if reason.contains("pid 42) died")),
             "{d:?}"
@@ -230,7 +284,7 @@ mod tests {
     #[test]
     fn a_run_never_started_goes_back_to_the_queue() {
         assert!(matches!(
-            judge(&run(false), &HERE, after(100)),
+            judge(&run(false), &HERE, &Elsewhere::default(), after(100)),
             Decision::Requeue(_)
         ));
     }
@@ -241,22 +295,33 @@ mod tests {
             job_alive: true,
             ..HERE
         };
-        assert_eq!(judge(&run(true), &live, after(500)), Decision::Leave);
+        assert_eq!(
+            judge(&run(true), &live, &Elsewhere::default(), after(500)),
+            Decision::Leave
+        );
         assert!(matches!(
-            judge(&run(true), &live, after(OVERDUE)),
+            judge(&run(true), &live, &Elsewhere::default(), after(OVERDUE)),
             Decision::Fail { kill: true, .. }
         ));
     }
 
     #[test]
     fn a_live_owner_is_left_alone_until_overdue() {
-        assert_eq!(judge(&run(true), &ALIVE, after(200)), Decision::Leave);
         assert_eq!(
-            judge(&run(true), &ALIVE, after(OVERDUE - 1)),
+            judge(&run(true), &ALIVE, &Elsewhere::default(), after(200)),
+            Decision::Leave
+        );
+        assert_eq!(
+            judge(
+                &run(true),
+                &ALIVE,
+                &Elsewhere::default(),
+                after(OVERDUE - 1)
+            ),
             Decision::Leave
         );
         assert!(matches!(
-            judge(&run(true), &ALIVE, after(OVERDUE)),
+            judge(&run(true), &ALIVE, &Elsewhere::default(), after(OVERDUE)),
             Decision::Fail { kill: true, .. }
         ));
     }
@@ -265,7 +330,10 @@ mod tests {
     fn a_claimed_run_has_no_timeout_before_it_starts() {
         // Its claimer (a parallel pass about to start a child) is alive: however long ago
         // the claim was, nothing has run, so nothing can be past its timeout.
-        assert_eq!(judge(&run(false), &ALIVE, after(100_000)), Decision::Leave);
+        assert_eq!(
+            judge(&run(false), &ALIVE, &Elsewhere::default(), after(100_000)),
+            Decision::Leave
+        );
     }
 
     #[test]
@@ -275,31 +343,96 @@ mod tests {
             wall: 1000 + 7200,
             since_boot: 500 + 300,
         };
-        assert_eq!(judge(&run(true), &ALIVE, stepped), Decision::Leave);
+        assert_eq!(
+            judge(&run(true), &ALIVE, &Elsewhere::default(), stepped),
+            Decision::Leave
+        );
         // ...and a step backwards does not hide a run that is overdue.
         let back = Now {
             wall: 1000 - 7200,
             since_boot: 500 + OVERDUE,
         };
         assert!(matches!(
-            judge(&run(true), &ALIVE, back),
+            judge(&run(true), &ALIVE, &Elsewhere::default(), back),
             Decision::Fail { kill: true, .. }
         ));
     }
 
+    const THERE: Liveness = Liveness {
+        same_boot: false,
+        ..HERE
+    };
+
+    fn host(boot: &str, last_seen: i64) -> Host {
+        Host {
+            id: "h".into(),
+            boot_id: boot.into(),
+            last_seen,
+            version: "0".into(),
+        }
+    }
+
     #[test]
-    fn another_host_is_judged_by_the_wall_clock_only() {
-        let elsewhere = Liveness {
-            same_boot: false,
-            ..HERE
+    fn another_hosts_run_is_never_taken_over_because_of_time_alone() {
+        let alive = host("b", 1000 + 100_000);
+        let seen = Elsewhere {
+            host: Some(&alive),
+            presume_dead_after: None,
         };
         assert_eq!(
-            judge(&run(true), &elsewhere, after(600 + 5 + STALE_GRACE)),
+            judge(&run(true), &THERE, &seen, after(100_000)),
+            Decision::Leave
+        );
+        // A host that never passed here, or one silent for a day: left, and flagged.
+        let silent = host("b", 1000);
+        let quiet = Elsewhere {
+            host: Some(&silent),
+            presume_dead_after: None,
+        };
+        assert_eq!(
+            judge(&run(true), &THERE, &quiet, after(86_400)),
+            Decision::Leave
+        );
+        assert!(flag(&run(true), &THERE, &quiet, after(86_400))
+            .unwrap()
+            .contains("silent for 1d00h"));
+        assert!(flag(&run(true), &THERE, &Elsewhere::default(), after(5))
+            .unwrap()
+            .contains("never passed"));
+        assert_eq!(flag(&run(true), &THERE, &seen, after(5)), None);
+    }
+
+    #[test]
+    fn another_hosts_new_boot_proves_its_runs_gone() {
+        let rebooted = host("new-boot", 1000 + 50);
+        let seen = Elsewhere {
+            host: Some(&rebooted),
+            presume_dead_after: None,
+        };
+        assert!(matches!(
+            judge(&run(true), &THERE, &seen, after(60)),
+            Decision::Fail { kill: false, ref reason } if reason.contains("rebooted")
+        ));
+        assert!(matches!(
+            judge(&run(false), &THERE, &seen, after(60)),
+            Decision::Requeue(_)
+        ));
+    }
+
+    #[test]
+    fn a_silent_host_is_presumed_dead_only_when_the_operator_opted_in() {
+        let silent = host("b", 1000);
+        let opted_in = Elsewhere {
+            host: Some(&silent),
+            presume_dead_after: Some(600),
+        };
+        assert_eq!(
+            judge(&run(true), &THERE, &opted_in, after(600)),
             Decision::Leave
         );
         assert!(matches!(
-            judge(&run(true), &elsewhere, after(600 + 5 + STALE_GRACE + 1)),
-            Decision::Fail { kill: false, .. }
+            judge(&run(true), &THERE, &opted_in, after(601)),
+            Decision::Fail { kill: false, ref reason } if reason.contains("presumed dead")
         ));
     }
 
@@ -311,11 +444,11 @@ mod tests {
             ..HERE
         };
         assert!(matches!(
-            judge(&run(true), &rebooted, after(1)),
+            judge(&run(true), &rebooted, &Elsewhere::default(), after(1)),
             Decision::Fail { kill: false, .. }
         ));
         assert!(matches!(
-            judge(&run(false), &rebooted, after(1)),
+            judge(&run(false), &rebooted, &Elsewhere::default(), after(1)),
             Decision::Requeue(_)
         ));
     }

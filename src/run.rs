@@ -198,8 +198,7 @@ fn execute(
         echo: foreground,
         watch: Some(exec::Watch {
             every: CLAIM_CHECK_EVERY,
-            // A database that cannot answer for a moment is no proof the claim is gone.
-            check: Box::new(|| runs::still_held(store.conn(), claim).unwrap_or(true)),
+            check: Box::new(claim_watch(store, claim, settings, clock)),
         }),
     };
     let running = match exec::spawn(spec) {
@@ -228,6 +227,51 @@ fn execute(
         error: finished.failure(timeout),
         output: finished.output,
         duration_ms: finished.duration.as_millis() as i64,
+    }
+}
+
+/// What a runner asks every `CLAIM_CHECK_EVERY` while its job runs: does its claim still
+/// hold? An answer renews its host's sign of life (several hosts), so the host of a
+/// running job is never silent. A database that cannot answer for a moment is no proof
+/// the claim is gone, but under the opt-in presumption (`presume_dead_hosts`) another
+/// host may take the run over once this host has been silent for `host_silence`: the
+/// runner stops its job when it has been out of touch for half of that, so the job is
+/// gone before another host may start it.
+fn claim_watch<'a>(
+    store: &'a Store,
+    claim: &'a Claim,
+    settings: &Settings,
+    clock: &'a Clock,
+) -> impl FnMut() -> bool + 'a {
+    let me = owner::this_process();
+    let out_of_touch_limit = settings
+        .presumed_dead_after()
+        .map(|silence| Duration::from_secs((silence / 2).max(0) as u64));
+    let mut in_touch = Instant::now();
+    move || match runs::still_held(store.conn(), claim) {
+        Ok(held) => {
+            in_touch = Instant::now();
+            let renewed = store.note_host(&me.host, &me.boot_id, clock.now(), 0);
+            if let Err(e) = renewed {
+                log::warn!(
+                    "run {}: cannot renew this host's sign of life: {e:#}",
+                    claim.run
+                );
+            }
+            held
+        }
+        Err(e) => match out_of_touch_limit {
+            Some(limit) if in_touch.elapsed() >= limit => {
+                log::warn!(
+                    "run {}: out of touch with the database for {} s ({e:#}); stopping the \
+                     job before another host may presume this one dead and start it",
+                    claim.run,
+                    in_touch.elapsed().as_secs()
+                );
+                false
+            }
+            _ => true,
+        },
     }
 }
 

@@ -263,3 +263,153 @@ fn a_run_whose_runner_died_is_not_taken_over_by_another_host() {
     );
     assert_eq!(lines(&log), ["1"], "the retry waits for its due time");
 }
+
+/// Starts `command` as a job of host `a` (its runner in the background); returns the
+/// run id, the runner and the file holding the job's process group id.
+fn start_job(db: &TestDatabase, a: &Host, dir: &Path, name: &str) -> (i64, Child, PathBuf) {
+    let pgid = dir.join(format!("{name}.pgid"));
+    let command = format!("echo $$ > {}; sleep 300", pgid.display());
+    a.ok(db, START, &["add", name, "--", &command]);
+    let id: i64 = a.ok(db, START, &["enqueue", name]).trim().parse().unwrap();
+    let runner = a.spawn(db, START, &["run"]);
+    wait_for(20, "the job to start", || {
+        fs::read_to_string(&pgid).is_ok_and(|t| t.ends_with('\n'))
+    });
+    (id, runner, pgid)
+}
+
+fn read_pgid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+fn group_gone(pgid: i32) -> bool {
+    unsafe { libc::killpg(pgid, 0) != 0 }
+}
+
+fn show(host: &Host, db: &TestDatabase, id: i64) -> Value {
+    serde_json::from_str(&host.ok(db, START, &["show", &id.to_string(), "--json"])).unwrap()
+}
+
+fn status(host: &Host, db: &TestDatabase, now: i64) -> (i32, Value) {
+    let out = host.cronq(db, now, &["status", "--json"]).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+/// Host a is powered off while its job runs: host b cannot prove anything, so the run is
+/// left, flagged by `status` (exit 1), until the operator resolves it.
+#[test]
+fn a_powered_off_hosts_run_is_flagged_then_resolved_by_the_operator() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    let (id, mut runner, pgid) = start_job(&db, &a, dir.path(), "report");
+    // The power goes: runner and job vanish at once, and host a never passes again.
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    unsafe { libc::killpg(read_pgid(&pgid), libc::SIGKILL) };
+
+    let later = START + 600;
+    b.ok(&db, later, &["run"]);
+    assert_eq!(
+        show(&b, &db, id)["status"],
+        "running",
+        "no proof, no takeover"
+    );
+    let (code, json) = status(&b, &db, later);
+    assert_eq!(code, 1, "{json}");
+    let problems = json["problems"].to_string();
+    assert!(
+        problems.contains(&format!("run {id} of job report cannot be checked"))
+            && problems.contains("host-a has been silent for 10m")
+            && problems.contains(&format!("cronq resolve {id}")),
+        "{problems}"
+    );
+    assert_eq!(json["flagged_runs"][0]["id"], id, "{json}");
+
+    let resolved = b.ok(&db, later, &["resolve", &id.to_string()]);
+    assert!(resolved.contains("resolved by the operator"), "{resolved}");
+    let run = show(&b, &db, id);
+    assert_eq!(run["status"], "pending", "retried: {run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+
+    // The host is gone for good: forget it, and status is healthy again.
+    b.ok(&db, later, &["resolve", "--host", "host-a"]);
+    let (code, json) = status(&b, &db, later + 1);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["hosts"].as_array().unwrap().len(), 1, "{json}");
+}
+
+/// Host a comes back after a reboot (its row shows a new boot): that is proof its runs of
+/// the old boot are gone, and host b recovers them.
+#[test]
+fn a_rebooted_hosts_runs_are_recovered_by_another_host() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    let (id, mut runner, pgid) = start_job(&db, &a, dir.path(), "nightly");
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    unsafe { libc::killpg(read_pgid(&pgid), libc::SIGKILL) };
+    b.ok(&db, START + 60, &["run"]);
+    assert_eq!(show(&b, &db, id)["status"], "running");
+
+    // What host a's first pass after the reboot writes.
+    let mut admin = db.connect();
+    admin
+        .execute(
+            "UPDATE hosts SET boot_id = 'after-reboot', last_seen = $1 WHERE id = 'host-a'",
+            &[&(START + 120)],
+        )
+        .unwrap();
+    let out = b.cronq(&db, START + 120, &["run"]).output().unwrap();
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("host-a rebooted"), "{warning}");
+    let run = show(&b, &db, id);
+    assert_eq!(run["status"], "pending", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+}
+
+/// The operator opted in to presume a silent host dead after 60 s. Host a loses the
+/// database (its connection is cut, as a partition would) while its job runs: its runner
+/// stops the job itself after 30 s out of touch, before host b, 60 s later by the
+/// database's clock, presumes host a dead and takes the run over.
+#[test]
+fn under_the_presumption_a_cut_off_runner_kills_its_job_before_another_host_takes_it() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    a.ok(&db, START, &["settings", "presume_dead_hosts", "true"]);
+    a.ok(&db, START, &["settings", "host_silence", "60"]);
+    let (id, mut runner, pgid) = start_job(&db, &a, dir.path(), "sync");
+    let group = read_pgid(&pgid);
+
+    // Cut every connection of host a's runner.
+    let mut admin = db.connect();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    let cut_at = Instant::now();
+    wait_for(60, "the cut-off runner to stop its own job", || {
+        group_gone(group)
+    });
+    let took = cut_at.elapsed();
+    assert!(took >= Duration::from_secs(25), "stopped after {took:?}");
+    runner.wait().unwrap();
+
+    // Host b: not before the silence, then the run is presumed dead and retried.
+    b.ok(&db, START + 30, &["run"]);
+    assert_eq!(show(&b, &db, id)["status"], "running");
+    let out = b.cronq(&db, START + 61, &["run"]).output().unwrap();
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("presumed dead"), "{warning}");
+    let run = show(&b, &db, id);
+    assert_eq!(run["status"], "pending", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+}

@@ -13,6 +13,7 @@ mod manage;
 mod next;
 mod output;
 mod print_crontab;
+mod resolve;
 mod run;
 mod run_job;
 mod runs;
@@ -97,6 +98,8 @@ enum Command {
     Crontab(print_crontab::Args),
     /// Turn an existing crontab's lines into command jobs, all or nothing
     Import(import::Args),
+    /// End a run whose host is dead (status flags such runs), or forget a retired host
+    Resolve(resolve::Args),
     /// Print a shell completion script
     Completions(completions::Args),
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
@@ -169,6 +172,7 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::ExecuteRun(args) => execute_run::execute(args, &context),
         Command::Crontab(args) => print_crontab::execute(args, &context),
         Command::Import(args) => import::execute(args, &context),
+        Command::Resolve(args) => resolve::execute(args, &context),
         Command::Completions(args) => completions::execute(args),
     }
 }

@@ -8,7 +8,7 @@ use crate::heartbeat;
 use crate::owner;
 use crate::recover::{self, Decision};
 use crate::store::jobs::{self, Job};
-use crate::store::{self, runs};
+use crate::store::{self, runs, Location};
 use crate::time::{format_time, human_duration, since_boot, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::Result;
@@ -31,8 +31,26 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
     let now = context.clock.now();
     let settings = store::settings::load(conn)?;
 
-    let last_pass = heartbeat::last(&location.local_base()?);
+    // On a shared database every host's passes count, as the hosts table says; on a file
+    // the lock file's time is the heartbeat.
+    let hosts = store.hosts()?;
+    let last_pass = match &location {
+        Location::File(_) => heartbeat::last(&location.local_base()?),
+        Location::Postgres(_) => hosts.iter().map(|h| h.last_seen).max(),
+    };
     let mut problems = Vec::new();
+    for host in &hosts {
+        if now - host.last_seen > PASS_TOO_OLD {
+            problems.push(format!(
+                "host {} has not passed for {} (last seen {}): is cron running `cronq run` \
+                 there? If the host is gone for good, `cronq resolve --host {}` forgets it",
+                host.id,
+                human_duration(now - host.last_seen),
+                format_time(host.last_seen),
+                host.id
+            ));
+        }
+    }
     match last_pass {
         None => problems.push(
             "no pass has run yet: is `cronq run` in the crontab (see `cronq crontab`)?".to_string(),
@@ -50,9 +68,27 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         since_boot: since_boot(),
     };
     let mut stuck = Vec::new();
+    let mut flagged = Vec::new();
     for run in runs::running(conn, settings.job_timeout)? {
-        let reason = match recover::judge(&run, &recover::probe(&run, &here), moment) {
-            Decision::Leave => continue,
+        let elsewhere = recover::Elsewhere {
+            host: hosts
+                .iter()
+                .find(|h| Some(&h.id) == run.owner_host.as_ref()),
+            presume_dead_after: settings.presumed_dead_after(),
+        };
+        let live = recover::probe(&run, &here);
+        let reason = match recover::judge(&run, &live, &elsewhere, moment) {
+            Decision::Leave => {
+                if let Some(why) = recover::flag(&run, &live, &elsewhere, moment) {
+                    problems.push(format!(
+                        "run {} of job {} cannot be checked: {why}; if that host is dead, \
+                         `cronq resolve {}` ends the run (retried if attempts remain)",
+                        run.id, run.job, run.id
+                    ));
+                    flagged.push(json!({"id": run.id, "job": run.job, "reason": why}));
+                }
+                continue;
+            }
             Decision::Requeue(reason) => reason,
             Decision::Fail { reason, .. } => reason,
         };
@@ -81,6 +117,13 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             "last_pass": time_or_null(last_pass),
             "counts": counts.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "stuck_runs": stuck,
+            "flagged_runs": flagged,
+            "hosts": hosts.iter().map(|h| json!({
+                "id": h.id,
+                "last_seen": format_time(h.last_seen),
+                "boot_id": h.boot_id,
+                "version": h.version,
+            })).collect::<Vec<_>>(),
             "failing_jobs": failing.iter().map(|(name, at)| json!({"name": name, "last_finished_at": time_or_null(*at)})).collect::<Vec<_>>(),
             "next_slots": next.iter().map(|(job, slot)| json!({"job": job, "slot": format_time(*slot)})).collect::<Vec<_>>(),
         }))?;
@@ -119,6 +162,17 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 failing_names.join(", ")
             }
         ));
+        if !hosts.is_empty() {
+            text.push_str("hosts:\n");
+            for h in &hosts {
+                text.push_str(&format!(
+                    "  {}  last seen {} ({} ago)\n",
+                    h.id,
+                    format_time(h.last_seen),
+                    human_duration(now - h.last_seen)
+                ));
+            }
+        }
         text.push_str("next slots:\n");
         for (job, slot) in &next {
             text.push_str(&format!("  {}  {job}\n", format_time(*slot)));

@@ -25,6 +25,8 @@ pub struct Store {
     backend: Backend,
 }
 
+/// One store lives per process, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Sqlite(sqlite::Database),
     Postgres(postgres::Database),
@@ -76,6 +78,45 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => db.reclaim_space(pause),
             Backend::Postgres(db) => db.reclaim_space(pause),
+        }
+    }
+}
+
+/// A host that passes on a shared database, as the database last saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    pub id: String,
+    pub boot_id: String,
+    pub last_seen: Timestamp,
+    pub version: String,
+}
+
+impl Store {
+    /// Says this host is alive, at most once every `every` seconds (a pass: once a minute,
+    /// so an idle pass rarely writes). On SQLite there is one host, whose heartbeat is the
+    /// lock file.
+    pub fn note_host(&self, id: &str, boot_id: &str, now: Timestamp, every: i64) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(db) => postgres::hosts::note(db.conn(), id, boot_id, now, every),
+        }
+    }
+
+    /// Forgets a host retired for good; false when there was none of that name.
+    pub fn forget_host(&self, id: &str) -> Result<bool> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(false),
+            Backend::Postgres(db) => {
+                Ok(db.write(|tx| tx.execute("DELETE FROM hosts WHERE id = $1", params![id]))? == 1)
+            }
+        }
+    }
+
+    /// The hosts that pass on this database (none on SQLite).
+    pub fn hosts(&self) -> Result<Vec<Host>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Vec::new()),
+            Backend::Postgres(db) => postgres::hosts::all(db.conn()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! clock (`Database::server_time`), so hosts whose clocks disagree still agree on it.
 
 mod connect;
+pub mod hosts;
 mod open;
 mod pgpass;
 mod sql;
