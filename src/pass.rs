@@ -56,13 +56,7 @@ pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
     };
     let now = clock.now();
     heartbeat::beat(&lock, now);
-    let me = owner::this_process();
-    store.note_host(
-        &me.host,
-        &me.boot_id,
-        now,
-        store::postgres::hosts::SEEN_EVERY,
-    )?;
+    store.note_host(now, store::postgres::hosts::SEEN_EVERY)?;
     let work = store::pending_work(store.conn(), now)?;
     if work == store::Work::default() {
         return Ok(Summary::default());

@@ -243,7 +243,6 @@ fn claim_watch<'a>(
     settings: &Settings,
     clock: &'a Clock,
 ) -> impl FnMut() -> bool + 'a {
-    let me = owner::this_process();
     let out_of_touch_limit = settings
         .presumed_dead_after()
         .map(|silence| Duration::from_secs((silence / 2).max(0) as u64));
@@ -251,7 +250,7 @@ fn claim_watch<'a>(
     move || match runs::still_held(store.conn(), claim) {
         Ok(held) => {
             in_touch = Instant::now();
-            let renewed = store.note_host(&me.host, &me.boot_id, clock.now(), 0);
+            let renewed = store.note_host(clock.now(), 0);
             if let Err(e) = renewed {
                 log::warn!(
                     "run {}: cannot renew this host's sign of life: {e:#}",

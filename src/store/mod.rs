@@ -95,10 +95,13 @@ impl Store {
     /// Says this host is alive, at most once every `every` seconds (a pass: once a minute,
     /// so an idle pass rarely writes). On SQLite there is one host, whose heartbeat is the
     /// lock file.
-    pub fn note_host(&self, id: &str, boot_id: &str, now: Timestamp, every: i64) -> Result<()> {
+    pub fn note_host(&self, now: Timestamp, every: i64) -> Result<()> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(()),
-            Backend::Postgres(db) => postgres::hosts::note(db.conn(), id, boot_id, now, every),
+            Backend::Postgres(db) => {
+                let me = crate::owner::this_process();
+                postgres::hosts::note(db.conn(), &me.host, &me.boot_id, now, every)
+            }
         }
     }
 
