@@ -199,6 +199,14 @@ fn three_hosts_draining_one_queue_run_each_run_once() {
     assert_eq!(distinct.len(), 300, "a run ran twice");
     let all = runs(&hosts[2], &db);
     assert_eq!(all.iter().filter(|r| r["status"] == "success").count(), 300);
+    // Each run says which host ran it.
+    let names: HashSet<&str> = hosts.iter().map(|h| h.id.as_str()).collect();
+    assert!(
+        all.iter()
+            .all(|r| r["host"].as_str().is_some_and(|h| names.contains(h))),
+        "a run without its host: {:?}",
+        all.iter().find(|r| !r["host"].is_string())
+    );
 }
 
 /// A runner on host a is killed (kill -9) while its job goes on. Host b cannot see host

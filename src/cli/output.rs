@@ -125,6 +125,7 @@ pub fn run_json(run: &Run, output: Option<&str>) -> Value {
         "target_type": run.target_type,
         "data": data,
         "error": run.error,
+        "host": run.host,
     });
     if let (Some(output), Value::Object(map)) = (output, &mut value) {
         map.insert("output".to_string(), Value::String(output.to_string()));

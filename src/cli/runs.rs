@@ -124,6 +124,7 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         ("target type", or_dash(run.target_type.clone())),
         ("data", or_dash(run.data.clone())),
         ("reason", or_dash(run.error.clone())),
+        ("host", or_dash(run.host.clone())),
     ];
     let text: String = fields
         .iter()

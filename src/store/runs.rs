@@ -29,6 +29,8 @@ pub struct Run {
     pub error: Option<String>,
     /// How often a shutdown stopped it and queued it again.
     pub interruptions: i64,
+    /// The host that claimed it (that runs it, or ran its last attempt).
+    pub host: Option<String>,
 }
 
 /// A run from the columns `Sql`'s run queries return, in their order.
@@ -52,11 +54,12 @@ fn from_row(row: &Row) -> Result<Run> {
         exit_code: row.opt_int(15)?,
         error: row.opt_text(16)?,
         interruptions: row.int(17)?,
+        host: row.opt_text(18)?,
     })
 }
 
 /// How many columns `from_row` reads; a claim returns the token after them.
-const RUN_COLUMNS: usize = 18;
+const RUN_COLUMNS: usize = 19;
 
 /// A request for a run that does not come from a slot.
 #[derive(Clone, Debug, Default)]

@@ -18,7 +18,7 @@ macro_rules! run_columns {
     () => {
         "id, job, slot, status, priority, due_at, attempt, max_attempts, target_id, \
          target_type, data, created_at, started_at, finished_at, duration_ms, exit_code, \
-         error, interruptions"
+         error, interruptions, owner_host"
     };
 }
 
