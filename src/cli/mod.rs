@@ -3,6 +3,7 @@
 
 mod add;
 mod completions;
+mod copy;
 mod daemon;
 mod enqueue;
 mod escape;
@@ -100,6 +101,8 @@ enum Command {
     Import(import::Args),
     /// End a run whose host is dead (status flags such runs), or forget a retired host
     Resolve(resolve::Args),
+    /// Copy this SQLite database's jobs, settings and history into a new PostgreSQL one
+    Copy(copy::Args),
     /// Print a shell completion script
     Completions(completions::Args),
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
@@ -173,6 +176,7 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Crontab(args) => print_crontab::execute(args, &context),
         Command::Import(args) => import::execute(args, &context),
         Command::Resolve(args) => resolve::execute(args, &context),
+        Command::Copy(args) => copy::execute(args, &context),
         Command::Completions(args) => completions::execute(args),
     }
 }

@@ -3,6 +3,7 @@
 //! table, are written once against the interface; each backend brings its own SQL text,
 //! schema, locking and migrations.
 
+pub mod copy;
 pub mod jobs;
 pub mod location;
 pub mod postgres;
