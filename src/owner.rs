@@ -5,7 +5,8 @@
 //! by the host name: two containers with one host name must not look like one host, whose
 //! processes each could then judge dead.
 
-use crate::store::runs::Owner;
+use crate::recover::Liveness;
+use crate::store::runs::{Owner, RunningRun};
 use std::fs;
 use std::sync::OnceLock;
 
@@ -69,6 +70,41 @@ pub fn host_id() -> String {
         .filter(|id| !id.is_empty())
         .or_else(|| Some(read_trimmed("/etc/machine-id")).filter(|id| !id.is_empty()))
         .unwrap_or_else(|| read_trimmed("/proc/sys/kernel/hostname"))
+}
+
+/// What this host's operating system says about `run`'s owner and job: the facts
+/// recovery judges by.
+pub fn liveness(run: &RunningRun, here: &Owner) -> Liveness {
+    let same_host = run.owner_host.as_deref() == Some(here.host.as_str());
+    let same_boot = same_host
+        && !here.boot_id.is_empty()
+        && run.owner_boot_id.as_deref() == Some(here.boot_id.as_str());
+    if !same_boot {
+        return Liveness {
+            same_boot,
+            rebooted: same_host
+                && !here.boot_id.is_empty()
+                && run.owner_boot_id.as_deref().is_some_and(|b| !b.is_empty()),
+            owner_alive: false,
+            job_alive: false,
+        };
+    }
+    let owner_alive = match (run.owner_pid, run.owner_started) {
+        (Some(pid), Some(started)) => process_start_time(pid) == Some(started),
+        _ => false,
+    };
+    let job_alive = match run.pgid {
+        Some(pgid) => group_alive(pgid, run.pgid_started),
+        // Started but its group never recorded: the runner died right after spawning.
+        // Look for the job's processes by the run id in their environment.
+        None => run.started_at.is_some() && processes_of_run(run.id).next().is_some(),
+    };
+    Liveness {
+        same_boot,
+        rebooted: false,
+        owner_alive,
+        job_alive,
+    }
 }
 
 fn read_trimmed(path: &str) -> String {

@@ -262,7 +262,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                     .find(|h| Some(&h.id) == stale.owner_host.as_ref()),
                 presume_dead_after: settings.presumed_dead_after(),
             };
-            let live = recover::probe(&stale, &here);
+            let live = owner::liveness(&stale, &here);
             let decision = recover::judge(&stale, &live, &elsewhere, moment);
             match decision {
                 Decision::Leave => {}

@@ -1,5 +1,8 @@
-//! Finding runs whose owner died (crash, kill -9, reboot) and deciding what becomes of
-//! them (design §5). `judge` is pure; `probe` asks the operating system.
+//! Deciding what becomes of a running run whose owner may have died (crash, kill -9,
+//! reboot, a host gone silent) (design §5). Pure: the facts come in as data — the run's
+//! row (`store::runs::RunningRun`), what this host's operating system says of its
+//! processes (`owner::liveness`), what the database says of its host (`Elsewhere`) — and a
+//! decision goes out.
 //!
 //! A run is stale only when it provably is: its owner is gone on this host and boot, and
 //! so is the job's process group (a job orphaned by a killed runner keeps its run until
@@ -8,8 +11,7 @@
 //! the boot clock, which never steps: a wall clock stepped forward does not make a healthy
 //! job look overdue. A run that was claimed but has not started has no timeout yet.
 
-use crate::owner;
-use crate::store::runs::Claim;
+pub use crate::store::runs::RunningRun;
 use crate::store::Host;
 use crate::time::{human_duration, Timestamp};
 
@@ -24,26 +26,6 @@ pub const HOST_SILENT_AFTER: i64 = 180;
 /// The same, when its age is read on this boot's clock: room only for a runner that is
 /// slow to record a result after it killed its job.
 pub const BOOT_CLOCK_GRACE: i64 = 10;
-
-/// A running run as recovery sees it.
-#[derive(Clone, Debug)]
-pub struct RunningRun {
-    pub id: i64,
-    pub job: String,
-    pub claimed_at: Option<Timestamp>,
-    pub started_at: Option<Timestamp>,
-    /// Seconds since boot when it started, on its owner's boot.
-    pub started_boot: Option<i64>,
-    pub timeout: i64,
-    pub owner_host: Option<String>,
-    pub owner_boot_id: Option<String>,
-    pub owner_pid: Option<i64>,
-    pub owner_started: Option<i64>,
-    pub pgid: Option<i64>,
-    pub pgid_started: Option<i64>,
-    /// The claim as it stands: recovery's own writes are fenced by it.
-    pub claim: Claim,
-}
 
 /// What the operating system says about a run's processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,43 +170,10 @@ fn gone(run: &RunningRun, reason: String) -> Decision {
     }
 }
 
-/// Asks the operating system about `run`'s owner and job.
-pub fn probe(run: &RunningRun, here: &crate::store::runs::Owner) -> Liveness {
-    let same_host = run.owner_host.as_deref() == Some(here.host.as_str());
-    let same_boot = same_host
-        && !here.boot_id.is_empty()
-        && run.owner_boot_id.as_deref() == Some(here.boot_id.as_str());
-    if !same_boot {
-        return Liveness {
-            same_boot,
-            rebooted: same_host
-                && !here.boot_id.is_empty()
-                && run.owner_boot_id.as_deref().is_some_and(|b| !b.is_empty()),
-            owner_alive: false,
-            job_alive: false,
-        };
-    }
-    let owner_alive = match (run.owner_pid, run.owner_started) {
-        (Some(pid), Some(started)) => owner::process_start_time(pid) == Some(started),
-        _ => false,
-    };
-    let job_alive = match run.pgid {
-        Some(pgid) => owner::group_alive(pgid, run.pgid_started),
-        // Started but its group never recorded: the runner died right after spawning.
-        // Look for the job's processes by the run id in their environment.
-        None => run.started_at.is_some() && owner::processes_of_run(run.id).next().is_some(),
-    };
-    Liveness {
-        same_boot,
-        rebooted: false,
-        owner_alive,
-        job_alive,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::runs::Claim;
 
     /// Claimed at wall time 1000, started then (boot clock 500) when `started`.
     fn run(started: bool) -> RunningRun {

@@ -132,7 +132,10 @@ fn copy_moves_jobs_settings_and_history_as_they_were() {
     assert!(next > newest, "{next} after {newest}");
     cronq(url, START + 3700, &["run"]);
     let ran = json(url, &["show", &next.to_string(), "--json"]);
-    assert_eq!(ran["error"], "exit status 3", "the copied database runs: {ran}");
+    assert_eq!(
+        ran["error"], "exit status 3",
+        "the copied database runs: {ran}"
+    );
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 .find(|h| Some(&h.id) == run.owner_host.as_ref()),
             presume_dead_after: settings.presumed_dead_after(),
         };
-        let live = recover::probe(&run, &here);
+        let live = owner::liveness(&run, &here);
         let reason = match recover::judge(&run, &live, &elsewhere, moment) {
             Decision::Leave => {
                 if let Some(why) = recover::flag(&run, &live, &elsewhere, moment) {

@@ -3,7 +3,6 @@
 use super::sql::{Conn, Row, Value};
 use crate::job::RunStatus;
 use crate::params;
-use crate::recover::RunningRun;
 use crate::time::Timestamp;
 use anyhow::Result;
 
@@ -254,6 +253,26 @@ pub fn set_group(
 ) -> Result<bool> {
     let rest = params![pgid, leader_started];
     Ok(db.execute(db.sql().set_group, &fenced(claim, rest))? == 1)
+}
+
+/// A running run as recovery sees it: the facts of its row.
+#[derive(Clone, Debug)]
+pub struct RunningRun {
+    pub id: i64,
+    pub job: String,
+    pub claimed_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    /// Seconds since boot when it started, on its owner's boot.
+    pub started_boot: Option<i64>,
+    pub timeout: i64,
+    pub owner_host: Option<String>,
+    pub owner_boot_id: Option<String>,
+    pub owner_pid: Option<i64>,
+    pub owner_started: Option<i64>,
+    pub pgid: Option<i64>,
+    pub pgid_started: Option<i64>,
+    /// The claim as it stands: recovery's own writes are fenced by it.
+    pub claim: Claim,
 }
 
 /// Every running run, with its effective timeout, for recovery.
