@@ -13,7 +13,7 @@ use crate::recover::{self, Decision};
 use crate::run;
 use crate::settings::Settings;
 use crate::shutdown;
-use crate::store::runs::{Claim, Outcome, Owner, Run, Start};
+use crate::store::runs::{Claim, Owner, Run, Start};
 use crate::store::sql::Conn;
 use crate::store::{self, jobs, runs, Location, Store};
 use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
@@ -275,19 +275,9 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                     if let (true, Some(pgid)) = (kill, stale.pgid) {
                         crate::exec::signal_group(pgid as i32, libc::SIGKILL);
                     }
-                    let Some(run) = runs::get(tx, stale.id)? else {
-                        continue;
-                    };
-                    let outcome = Outcome {
-                        interrupted: false,
-                        status: RunStatus::Failed,
-                        exit_code: None,
-                        error: Some(reason),
-                        output: Vec::new(),
-                        duration_ms: 0,
-                    };
-                    let ending = run::settle(tx, &run, &stale.claim, &outcome, now)?;
-                    log::warn!("{} (recovered)", run::describe(&run, &ending));
+                    if let Some((run, ending)) = run::fail_stale(tx, &stale, reason, now)? {
+                        log::warn!("{} (recovered)", run::describe(&run, &ending));
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@ use crate::owner;
 use crate::retry::retry_delay;
 use crate::settings::Settings;
 use crate::store::jobs::{self, Job};
-use crate::store::runs::{self, Claim, Outcome, Run};
+use crate::store::runs::{self, Claim, Outcome, Run, RunningRun};
 use crate::store::sql::Conn;
 use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
@@ -112,6 +112,22 @@ pub fn settle(
         (_, Some(retry_at)) => Ending::WillRetry { reason, retry_at },
         _ => Ending::Failed(reason),
     })
+}
+
+/// Ends a running run that is given up on (its owner is dead, or declared dead): the
+/// attempt counts as failed with `reason`, retried if attempts remain. Fenced by the
+/// claim recovery read; `None` when the run is gone.
+pub fn fail_stale(
+    tx: &dyn Conn,
+    stale: &RunningRun,
+    reason: String,
+    now: Timestamp,
+) -> Result<Option<(Run, Ending)>> {
+    let Some(run) = runs::get(tx, stale.id)? else {
+        return Ok(None);
+    };
+    let ending = settle(tx, &run, &stale.claim, &failure(reason, None), now)?;
+    Ok(Some((run, ending)))
 }
 
 /// Logs how a run ended (anything but success as a warning, so cron mails it); returns

@@ -12,34 +12,14 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 mod common;
 
-use common::{Backend, TestDb};
+use common::{rfc3339, wait_within, Backend, TestDb};
 
 /// Monday 23 November 2026, 09:00:00 UTC.
 const T0: i64 = 1_795_424_400;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cronq");
-
-fn rfc3339(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Polls `done` every 20 ms for up to `within` seconds.
-fn wait_for(within: u64, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(within);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 struct Db {
     test: TestDb,
@@ -115,7 +95,7 @@ impl Db {
 
 fn wait_exit(child: &mut Child, within: u64, what: &str) -> i32 {
     let mut code = None;
-    wait_for(within, what, || {
+    wait_within(within, what, || {
         code = child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
         code.is_some()
     });
@@ -167,7 +147,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(backend: Backend, parallel: bo
     let id = db.enqueue(T0, &["slow"]);
 
     let mut frozen = db.spawn_pass(T0, "frozen.log");
-    wait_for(20, "attempt 1 to start", || {
+    wait_within(20, "attempt 1 to start", || {
         read_pid(&db.file("runner.pid")).is_some()
     });
     let runner = read_pid(&db.file("runner.pid")).unwrap();
@@ -175,7 +155,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(backend: Backend, parallel: bo
 
     // Passes judge the run stale once its age on the boot clock passes the timeout and
     // the graces (10 + 5 + 10 s): the job is killed, the attempt failed, a retry queued.
-    wait_for(60, "recovery to queue attempt 2", || {
+    wait_within(60, "recovery to queue attempt 2", || {
         db.output(T0, &["run"]);
         db.run(id)["attempt"] == 2
     });
@@ -191,7 +171,7 @@ fn a_frozen_runner_records_nothing_over_the_retry(backend: Backend, parallel: bo
 
     // The retry falls due and runs; while it does, the frozen runner wakes.
     let mut second = db.spawn_pass(T0 + 3600, "second.log");
-    wait_for(30, "attempt 2 to start", || db.file("second").exists());
+    wait_within(30, "attempt 2 to start", || db.file("second").exists());
     signal(runner, libc::SIGCONT);
     if parallel {
         // The woken child exits on its own; its parent pass then ends.
@@ -269,7 +249,7 @@ fn a_run_waiting_behind_a_long_job_stays_pending_and_takeable(backend: Backend) 
     let long = db.enqueue(T0, &["long", "--priority", "10"]);
     let quick = db.enqueue(T0, &["quick"]);
     let mut first = db.spawn_pass(T0, "first.log");
-    wait_for(20, "the long job to start", || started.exists());
+    wait_within(20, "the long job to start", || started.exists());
     assert_eq!(db.run(quick)["status"], "pending", "{}", db.run(quick));
 
     // A pass 100 s later (well past quick's timeout and the graces) takes it and runs it.
@@ -304,7 +284,7 @@ fn a_wall_clock_step_does_not_kill_a_healthy_job(backend: Backend) {
     );
     let id = db.enqueue(T0, &["steady"]);
     let mut first = db.spawn_pass(T0, "first.log");
-    wait_for(20, "the job to start", || started.exists());
+    wait_within(20, "the job to start", || started.exists());
 
     let stepped = T0 + 7200;
     db.ok(stepped, &["run"]);
@@ -423,7 +403,7 @@ fn a_runner_whose_claim_is_taken_back_stops_its_job_and_records_nothing(backend:
     );
     let id = db.enqueue(T0, &["long"]);
     let mut runner = db.spawn_pass(T0, "runner.log");
-    wait_for(20, "the job to start", || read_pid(&job_pid).is_some());
+    wait_within(20, "the job to start", || read_pid(&job_pid).is_some());
     let pid = read_pid(&job_pid).unwrap();
     // What taking the run over elsewhere leaves behind: a new claim on the row.
     db.test.execute(&format!(

@@ -8,7 +8,7 @@
 mod common;
 
 use common::postgres::{fresh_database, TestDatabase};
-use common::{rfc3339, START};
+use common::{rfc3339, wait_within, START};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -94,17 +94,6 @@ fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-fn wait_for(within: u64, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(within);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn hosts() -> [Host; 3] {
@@ -231,7 +220,7 @@ fn a_run_whose_runner_died_is_not_taken_over_by_another_host() {
         .parse()
         .unwrap();
     let mut runner = a.spawn(&db, START, &["run"]);
-    wait_for(20, "the job to start", || log.exists());
+    wait_within(20, "the job to start", || log.exists());
     runner.kill().unwrap();
     runner.wait().unwrap();
 
@@ -249,7 +238,7 @@ fn a_run_whose_runner_died_is_not_taken_over_by_another_host() {
     // processes are gone.
     fs::write(&done, "").unwrap();
     let mut recovered = None;
-    wait_for(20, "host a to recover the run", || {
+    wait_within(20, "host a to recover the run", || {
         b.ok(&db, START + 180, &["run"]);
         let seen_by_b = run(&b);
         assert_eq!(
@@ -280,7 +269,7 @@ fn start_job(db: &TestDatabase, a: &Host, dir: &Path, name: &str) -> (i64, Child
     a.ok(db, START, &["add", name, "--", &command]);
     let id: i64 = a.ok(db, START, &["enqueue", name]).trim().parse().unwrap();
     let runner = a.spawn(db, START, &["run"]);
-    wait_for(20, "the job to start", || {
+    wait_within(20, "the job to start", || {
         fs::read_to_string(&pgid).is_ok_and(|t| t.ends_with('\n'))
     });
     (id, runner, pgid)
@@ -404,7 +393,7 @@ fn under_the_presumption_a_cut_off_runner_kills_its_job_before_another_host_take
         )
         .unwrap();
     let cut_at = Instant::now();
-    wait_for(60, "the cut-off runner to stop its own job", || {
+    wait_within(60, "the cut-off runner to stop its own job", || {
         group_gone(group)
     });
     let took = cut_at.elapsed();

@@ -7,11 +7,10 @@
 use super::output::emit;
 use super::Context;
 use crate::error::usage;
-use crate::job::RunStatus;
 use crate::owner;
 use crate::recover::RunningRun;
 use crate::run;
-use crate::store::runs::{self, Outcome};
+use crate::store::runs;
 use crate::store::sql::Conn;
 use crate::store::{self, Store};
 use crate::time::Timestamp;
@@ -94,19 +93,10 @@ fn end(tx: &dyn Conn, stale: &RunningRun, now: Timestamp) -> Result<String> {
             stale.id
         ));
     }
-    let Some(run) = runs::get(tx, stale.id)? else {
-        return Ok(String::new());
-    };
-    let outcome = Outcome {
-        interrupted: false,
-        status: RunStatus::Failed,
-        exit_code: None,
-        error: Some(reason),
-        output: Vec::new(),
-        duration_ms: 0,
-    };
-    let ending = run::settle(tx, &run, &stale.claim, &outcome, now)?;
-    Ok(format!("{}\n", run::describe(&run, &ending)))
+    Ok(match run::fail_stale(tx, stale, reason, now)? {
+        Some((run, ending)) => format!("{}\n", run::describe(&run, &ending)),
+        None => String::new(),
+    })
 }
 
 /// Removes a host's row; on SQLite there are no hosts to forget.

@@ -46,10 +46,18 @@ pub fn all_runs(db: &Path) -> Vec<Value> {
 
 /// Polls `done` every 10 ms for up to 20 s: for real processes, where no clock can be
 /// injected.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_within(20, what, done);
+}
+
+/// Polls `done` every 10 ms for up to `seconds`.
+pub fn wait_within(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
