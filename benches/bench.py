@@ -8,8 +8,14 @@ Python 3 standard library only. It builds cronq twice: statically linked (the bu
 docs/install.md recommends) and the default dynamic build, creates its databases in a
 temporary directory, and measures. Every figure is a median over repetitions that are
 interleaved with their baseline, so a noisy neighbour slows both sides of a ratio alike.
+
+The PostgreSQL rows use the server the tests use (CRONQ_TEST_POSTGRES, an admin URL whose
+user may create databases, else postgresql://postgres@127.0.0.1:5432/postgres), through
+the psql client and cronq itself; they are skipped, with a note, when none answers. Their
+databases are created for the run and dropped at its end.
 """
 
+import glob
 import json
 import os
 import platform
@@ -47,26 +53,28 @@ def build():
     )
 
 
-def run(cmd, stdin=None, check=True):
-    result = subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def run(cmd, stdin=None, check=True, env=None):
+    result = subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     if check and result.returncode != 0:
         raise SystemExit(f"{cmd} failed: {result.stderr.decode()}")
     return result
 
 
-def timed(cmd, stdin=None):
+def timed(cmd, stdin=None, env=None):
     began = time.perf_counter()
-    run(cmd, stdin)
+    run(cmd, stdin, env=env)
     return time.perf_counter() - began
 
 
 def interleaved(commands, rounds, per_round):
-    """Median seconds of each command, alternating between them round by round."""
+    """Median seconds of each command, alternating between them round by round. A command
+    is an argument list, or (argument list, environment)."""
     samples = {name: [] for name in commands}
     for _ in range(rounds):
         for name, cmd in commands.items():
+            cmd, env = cmd if isinstance(cmd, tuple) else (cmd, None)
             for _ in range(per_round):
-                samples[name].append(timed(cmd))
+                samples[name].append(timed(cmd, env=env))
     return {name: statistics.median(xs) for name, xs in samples.items()}
 
 
@@ -110,10 +118,183 @@ def fresh_copy(template, tmp, name):
     return db
 
 
+# ---------------------------------------------------------------------------------------
+# PostgreSQL, through psql and cronq (no Python driver)
+
+PG_ENV = "CRONQ_TEST_POSTGRES"
+PG_LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def with_database(url, name):
+    """`url` with its database name replaced by `name`, keeping user, host, port and query."""
+    scheme, rest = url.split("://", 1)
+    cut = min([i for i in (rest.find("/"), rest.find("?")) if i >= 0], default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    query = tail[tail.find("?"):] if "?" in tail else ""
+    return f"{scheme}://{authority}/{name}{query}"
+
+
+def psql(url, sql, check=True):
+    """Runs one statement with psql; its output, or None when it failed and check is off."""
+    result = subprocess.run(
+        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, url],
+        capture_output=True, text=True, env=dict(os.environ, PGCONNECT_TIMEOUT="5"),
+    )
+    if result.returncode != 0:
+        if check:
+            raise SystemExit(f"psql {sql!r} at {url} failed: {result.stderr.strip()}")
+        return None
+    return result.stdout.strip()
+
+
+def psql_binary():
+    """The psql program itself. Debian's `psql` on PATH is pg_wrapper, a Perl script that
+    picks a version and then runs the real psql: its start-up would flatter cronq."""
+    on_path = os.path.realpath(shutil.which("psql"))
+    with open(on_path, "rb") as f:
+        if f.read(2) != b"#!":
+            return on_path
+    found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True) \
+        if shutil.which("pg_config") else None
+    candidates = [os.path.join(found.stdout.strip(), "psql")] if found and found.returncode == 0 else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"),
+                         key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+                         reverse=True)
+    return next((c for c in candidates if os.access(c, os.X_OK)), on_path)
+
+
+def find_postgres():
+    """The admin URL of the server the tests use, or (None, why) when none answers."""
+    if shutil.which("psql") is None:
+        return None, "no psql client on PATH"
+    url = os.environ.get(PG_ENV) or PG_LOCAL
+    if psql(url, "SELECT 1", check=False) != "1":
+        source = f"{PG_ENV}={url}" if os.environ.get(PG_ENV) else url
+        return None, f"no PostgreSQL server answered at {source}"
+    return url, None
+
+
+class Postgres:
+    """Databases of this benchmark on the server of `admin`, dropped by close()."""
+
+    def __init__(self, admin):
+        self.admin = admin
+        self.names = []
+
+    def create(self, template=None):
+        name = f"cronq_bench_{os.getpid()}_{len(self.names)}"
+        self.names.append(name)
+        clause = f' TEMPLATE "{template}"' if template else ""
+        psql(self.admin, f'CREATE DATABASE "{name}"{clause}')
+        return name
+
+    def url(self, name):
+        return with_database(self.admin, name)
+
+    def drop(self, name):
+        psql(self.admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+    def close(self):
+        for name in self.names:
+            self.drop(name)
+
+
+def host_env(tmp, host):
+    """The environment of a simulated host: its own id and state directory (its lock files)."""
+    state = os.path.join(tmp, f"state-{host}")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    return dict(os.environ, CRONQ_HOST_ID=host, XDG_STATE_HOME=state)
+
+
+def postgres_rows(static, tmp, admin, sqlite_idle, sqlite_drain):
+    pg = Postgres(admin)
+    rows = []
+    try:
+        a, b = host_env(tmp, "host-a"), host_env(tmp, "host-b")
+        # (a) An idle pass against psql connecting and running one query.
+        one = pg.url(pg.create())
+        run(cronq(static, one, "add", "solo", "--schedule", "0 3 * * *", "--", "true"), env=a)
+        rounds, per_round = (3, 20) if QUICK else (10, 40)
+        client = psql_binary()
+        commands = {
+            "psql --version": [client, "--version"],
+            "psql": [client, "-X", "-q", "-c", "SELECT 1", one],
+            "pass": (cronq(static, one, "run", now=iso(NOW_TS + 1)), a),
+        }
+        wrapped = os.path.realpath(shutil.which("psql")) != client
+        if wrapped:
+            commands["psql on PATH"] = ["psql", "-X", "-q", "-c", "SELECT 1", one]
+        idle = interleaved(commands, rounds, per_round)
+        ms = lambda s: f"{s * 1000:.2f} ms"
+        rows.append(("PostgreSQL: psql --version (its start-up alone)", ms(idle["psql --version"]), "", ""))
+        rows.append(("PostgreSQL: psql -X -q -c 'SELECT 1' URL", ms(idle["psql"]), "", ""))
+        if wrapped:
+            rows.append((
+                "  same through the psql on PATH (a wrapper script)",
+                ms(idle["psql on PATH"]),
+                "",
+                "(for comparison)",
+            ))
+        rows.append((
+            "PostgreSQL: idle pass, 1 job",
+            ms(idle["pass"]),
+            f"{idle['pass'] / idle['psql']:.2f}x psql; {idle['pass'] / sqlite_idle:.2f}x SQLite",
+            "<= 1.5x psql",
+        ))
+
+        # (b) Draining 2,000 `true` runs: one host alone, then two hosts at once.
+        template = pg.create()
+        turl = pg.url(template)
+        run(cronq(static, turl, "add", "t", "--", "true"), env=a)
+        run(cronq(static, turl, "settings", "jobs_max_portion", "2000"), env=a)
+        run(cronq(static, turl, "enqueue", "t", "--stdin"), stdin=b"{}\n" * 2000, env=a)
+        alone, together, split = [], [], None
+        for _ in range(3 if QUICK else 5):
+            name = pg.create(template)
+            url = pg.url(name)
+            alone.append(timed(cronq(static, url, "run"), env=a))
+            assert psql(url, "SELECT count(*) FROM runs WHERE status = 'success'") == "2000"
+            pg.drop(name)
+
+            name = pg.create(template)
+            url = pg.url(name)
+            began = time.perf_counter()
+            passes = [
+                subprocess.Popen(cronq(static, url, "run"), env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                for env in (a, b)
+            ]
+            for p in passes:
+                _, err = p.communicate()
+                if p.returncode != 0:
+                    raise SystemExit(f"a pass of two hosts failed: {err.decode()}")
+            together.append(time.perf_counter() - began)
+            assert psql(url, "SELECT count(*) FROM runs WHERE status = 'success'") == "2000"
+            split = psql(url, "SELECT string_agg(n::text, '/' ORDER BY owner_host) FROM "
+                              "(SELECT owner_host, count(*) AS n FROM runs GROUP BY owner_host) c")
+            pg.drop(name)
+        one_host, two_hosts = statistics.median(alone), statistics.median(together)
+        rows.append((
+            "PostgreSQL: one host draining 2,000 true runs",
+            f"{one_host:.2f} s",
+            f"{one_host / sqlite_drain:.2f}x SQLite",
+            "",
+        ))
+        rows.append((
+            "PostgreSQL: two hosts draining them at once",
+            f"{two_hosts:.2f} s",
+            f"{two_hosts / one_host:.2f}x one host (runs split {split})",
+            "<= 0.7x one host",
+        ))
+    finally:
+        pg.close()
+    return rows
+
+
 def main():
     static, dynamic = build()
     tmp = tempfile.mkdtemp(prefix="cronq-bench-")
-    rows = []
+    rows, notes = [], []
     try:
         # 1. Idle passes: one job vs 10,000 jobs and 1,000,000 finished runs.
         one = os.path.join(tmp, "one.db")
@@ -242,6 +423,17 @@ def main():
             f"p99 {sorted(waits)[int(len(waits) * 0.99)] * 1000:.0f} ms",
             "<= 100 ms",
         ))
+
+        # 6. PostgreSQL: an idle pass against psql; draining with one host and with two.
+        admin, why = find_postgres()
+        if admin is None:
+            notes.append(f"PostgreSQL rows skipped: {why} (set {PG_ENV} to an admin URL)")
+        else:
+            settings = psql(admin, "SELECT string_agg(name || ' ' || setting, ', ' ORDER BY name) "
+                                   "FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')")
+            version = psql(admin, "SHOW server_version")
+            notes.append(f"PostgreSQL {version} at {admin} ({settings}); psql is {psql_binary()}")
+            rows.extend(postgres_rows(static, tmp, admin, idle["one"], d))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -253,6 +445,9 @@ def main():
     print("| --- | ---: | --- | --- |")
     for name, value, ratio, target in rows:
         print(f"| {name} | {value} | {ratio} | {target} |")
+    for note in notes:
+        print()
+        print(f"note: {note}")
 
 
 if __name__ == "__main__":

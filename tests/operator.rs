@@ -3,15 +3,26 @@
 //! `completions` and `--version`. Every test has a database of its own and pins the clock
 //! with `--now` wherever it matters; where a real process must be waited for (the daemon
 //! and its jobs), it polls with a bounded deadline.
+//!
+//! The daemon's and `status`'s tests run on both backends (`sqlite::NAME`,
+//! `postgres::NAME`, listed at the end). The others run on SQLite only: `crontab`'s
+//! tests are about the path of a database file (a relative one, one with spaces) and the
+//! file a pass creates; `import_takes_10000_lines` counts the jobs in the SQLite file; the
+//! other `import` and `enqueue` tests check parsing and validation that happen before the
+//! database is touched, and the storage beneath them is tested on both backends in
+//! tests/store_contract.rs; `completions` and `--version` use no database.
+
+mod common;
 
 use assert_cmd::Command;
+use common::{Backend, TestDb};
 use serde_json::Value;
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 /// Monday 23 November 2026, 09:00:00 UTC.
 const T0: i64 = 1_795_424_400;
@@ -73,29 +84,51 @@ fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// A database in a directory of its own, and the commands an operator types against it.
+/// A database of its own on either backend (a file in a directory of its own, or a fresh
+/// PostgreSQL database and a scratch directory), and the commands an operator types
+/// against it.
 struct Db {
-    dir: TempDir,
-    db: PathBuf,
+    test: TestDb,
+    backend: Backend,
 }
 
 impl Db {
-    fn new() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("cronq.db");
-        Db { dir, db }
+    fn new(backend: Backend) -> Db {
+        Db {
+            test: TestDb::new(backend),
+            backend,
+        }
     }
 
-    /// A file in the database's directory.
+    /// A file in the test's directory.
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.test.dir.path().join(name)
+    }
+
+    /// What `--db` takes: the file or the URL.
+    fn arg(&self) -> OsString {
+        self.test.arg()
+    }
+
+    /// The SQLite file, for the tests that look inside it.
+    fn sqlite_file(&self) -> PathBuf {
+        assert_eq!(self.backend, Backend::Sqlite, "only SQLite has a file");
+        PathBuf::from(self.test.arg())
+    }
+
+    /// This host's state directory (`XDG_STATE_HOME`): for a PostgreSQL database it holds
+    /// the lock file whose time is the heartbeat `status` reads, so every command and the
+    /// daemon get the same one, a directory of the test's own.
+    fn state(&self) -> PathBuf {
+        self.file("state")
     }
 
     /// `cronq --db DB --now NOW ARGS...`
     fn at(&self, now: i64, args: &[&str]) -> Command {
         let mut cmd = cronq();
-        cmd.arg("--db")
-            .arg(&self.db)
+        cmd.env("XDG_STATE_HOME", self.state())
+            .arg("--db")
+            .arg(self.arg())
             .args(["--now", &rfc3339(now)])
             .args(args);
         cmd
@@ -201,16 +234,17 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// `cronq --db DB --now NOW daemon ARGS...`, its stderr in a log file beside the
-    /// database, in a process group of its own.
+    /// `cronq --db DB --now NOW daemon ARGS...`, its stderr in a log file in the test's
+    /// directory, in a process group of its own.
     fn start(db: &Db, now: i64, args: &[&str], job_pid_files: Vec<PathBuf>) -> Daemon {
         let log = db.file("daemon.log");
         let child = std::process::Command::new(BINARY)
             .env_remove("CRONQ_DB")
             .env_remove("CRONQ_NOW")
             .env_remove("RUST_LOG")
+            .env("XDG_STATE_HOME", db.state())
             .arg("--db")
-            .arg(&db.db)
+            .arg(db.arg())
             .args(["--now", &rfc3339(now), "-v", "daemon"])
             .args(args)
             .stdin(Stdio::null())
@@ -308,9 +342,8 @@ fn long_job(bg: &Path, sh: &Path) -> String {
 // ---------------------------------------------------------------------------------------
 // daemon
 
-#[test]
-fn the_daemon_picks_up_queued_work_within_one_interval_pass_after_pass() {
-    let db = Db::new();
+fn the_daemon_picks_up_queued_work_within_one_interval_pass_after_pass(backend: Backend) {
+    let db = Db::new(backend);
     let ran = db.file("ran");
     db.add(
         "touch",
@@ -353,9 +386,8 @@ fn the_daemon_picks_up_queued_work_within_one_interval_pass_after_pass() {
     assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
 }
 
-#[test]
-fn the_daemon_uses_the_daemon_interval_setting_without_the_flag() {
-    let db = Db::new();
+fn the_daemon_uses_the_daemon_interval_setting_without_the_flag(backend: Backend) {
+    let db = Db::new(backend);
     let ran = db.file("ran");
     db.add("touch", &[], &format!("echo ran >> {}", ran.display()));
     db.ok(T0, &["settings", "daemon_interval", "1"]);
@@ -373,9 +405,10 @@ fn the_daemon_uses_the_daemon_interval_setting_without_the_flag() {
     assert_eq!(daemon.exit_status().code(), Some(0));
 }
 
-#[test]
-fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_runs() {
-    let db = Db::new();
+fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_runs(
+    backend: Backend,
+) {
+    let db = Db::new(backend);
     let (bg, sh) = (db.file("bg.pid"), db.file("sh.pid"));
     let quick_log = db.file("quick.log");
     db.add("blocker", &[], &long_job(&bg, &sh));
@@ -428,9 +461,8 @@ fn sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_run
     assert!(process_gone(sh_pid), "the job's shell {sh_pid} survived");
 }
 
-#[test]
-fn sigterm_also_kills_a_background_process_that_ignores_sigterm() {
-    let db = Db::new();
+fn sigterm_also_kills_a_background_process_that_ignores_sigterm(backend: Backend) {
+    let db = Db::new(backend);
     let (bg, sh) = (db.file("bg.pid"), db.file("sh.pid"));
     // The background process ignores SIGTERM: only SIGKILL ends it.
     let command = format!(
@@ -467,9 +499,8 @@ fn sigterm_also_kills_a_background_process_that_ignores_sigterm() {
     assert_eq!(run["error"], SHUTDOWN_ERROR, "{run}");
 }
 
-#[test]
-fn sigterm_in_parallel_mode_requeues_the_run_and_kills_the_job() {
-    let db = Db::new();
+fn sigterm_in_parallel_mode_requeues_the_run_and_kills_the_job(backend: Backend) {
+    let db = Db::new(backend);
     let (bg, sh) = (db.file("bg.pid"), db.file("sh.pid"));
     db.add("blocker", &[], &long_job(&bg, &sh));
     db.ok(T0, &["settings", "shutdown_grace", "1"]);
@@ -496,9 +527,8 @@ fn sigterm_in_parallel_mode_requeues_the_run_and_kills_the_job() {
     );
 }
 
-#[test]
-fn sigint_lets_a_job_finish_within_the_grace_and_claims_nothing_new() {
-    let db = Db::new();
+fn sigint_lets_a_job_finish_within_the_grace_and_claims_nothing_new(backend: Backend) {
+    let db = Db::new(backend);
     let (started, release, sh) = (db.file("started"), db.file("release"), db.file("sh.pid"));
     let late_log = db.file("late.log");
     db.add(
@@ -565,9 +595,8 @@ fn status(db: &Db, now: i64) -> (i32, Value) {
     (output.status.code().unwrap(), json)
 }
 
-#[test]
-fn status_reports_the_last_pass_counts_failing_jobs_and_next_slots() {
-    let db = Db::new();
+fn status_reports_the_last_pass_counts_failing_jobs_and_next_slots(backend: Backend) {
+    let db = Db::new(backend);
     db.add("worker", &[], "true");
     db.add("failing", &["--retries", "0"], "exit 3");
     db.add("every5", &["--schedule", "*/5 * * * *"], "true");
@@ -620,9 +649,8 @@ fn status_reports_the_last_pass_counts_failing_jobs_and_next_slots() {
     assert!(stdout.contains("every5"), "{stdout}");
 }
 
-#[test]
-fn status_fails_when_no_pass_ran_in_the_last_3_minutes() {
-    let db = Db::new();
+fn status_fails_when_no_pass_ran_in_the_last_3_minutes(backend: Backend) {
+    let db = Db::new(backend);
     db.add("worker", &[], "true");
     let (code, json) = status(&db, T0);
     assert_eq!(code, 1, "no pass ever ran: {json}");
@@ -666,7 +694,7 @@ fn my_start_time() -> i64 {
 }
 
 /// Inserts a `running` run of `job`, claimed and started at T0 by `pid` on this host and
-/// boot; returns its id.
+/// boot, as a runner would have; returns its id.
 fn insert_running(db: &Db, job: &str, pid: i64, started: i64) -> i64 {
     // The host as cronq names it: its machine id (CRONQ_HOST_ID is not set here).
     let host = fs::read_to_string("/etc/machine-id")
@@ -674,20 +702,25 @@ fn insert_running(db: &Db, job: &str, pid: i64, started: i64) -> i64 {
         .filter(|id| !id.trim().is_empty())
         .unwrap_or_else(|| fs::read_to_string("/proc/sys/kernel/hostname").unwrap());
     let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
-    let conn = rusqlite::Connection::open(&db.db).unwrap();
-    conn.execute(
+    let literal = |text: &str| format!("'{}'", text.trim().replace('\'', "''"));
+    db.test.execute(&format!(
         "INSERT INTO runs (job, status, due_at, created_at, claimed_at, started_at, attempt, \
-         max_attempts, owner_host, owner_boot_id, owner_pid, owner_started) \
-         VALUES (?1, 'running', ?2, ?2, ?2, ?2, 1, 2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![job, T0, host.trim(), boot.trim(), pid, started],
-    )
-    .unwrap();
-    conn.last_insert_rowid()
+         max_attempts, claim, owner_host, owner_boot_id, owner_pid, owner_started) \
+         VALUES ({}, 'running', {T0}, {T0}, {T0}, {T0}, 1, 2, 1, {}, {}, {pid}, {started})",
+        literal(job),
+        literal(&host),
+        literal(&boot)
+    ));
+    // The newest run is the one just inserted.
+    db.runs()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .max()
+        .unwrap()
 }
 
-#[test]
-fn status_fails_when_a_run_is_stuck() {
-    let db = Db::new();
+fn status_fails_when_a_run_is_stuck(backend: Backend) {
+    let db = Db::new(backend);
     db.add("worker", &[], "true");
     db.ok(T0, &["run"]);
     // A run owned by a live process (this test) is not stuck.
@@ -891,7 +924,7 @@ fn write_file(db: &Db, name: &str, content: &str) -> PathBuf {
 
 #[test]
 fn import_makes_named_jobs_with_their_environment_and_literal_percents() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     let crontab = format!(
         "# m h dom mon dow command\n\
          SHELL=/bin/sh\n\
@@ -934,7 +967,7 @@ fn import_makes_named_jobs_with_their_environment_and_literal_percents() {
 
 #[test]
 fn import_reports_a_bad_line_by_number_and_imports_nothing() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.add("keep", &[], "true");
     let before = db.job_names();
     let cases = [
@@ -970,7 +1003,7 @@ fn import_reports_a_bad_line_by_number_and_imports_nothing() {
 
 #[test]
 fn import_refuses_an_unescaped_percent_but_takes_an_escaped_one() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     let file = write_file(&db, "bad", "0 * * * * date +%H\n");
     db.at(T0, &["import", file.to_str().unwrap()])
         .assert()
@@ -984,7 +1017,7 @@ fn import_refuses_an_unescaped_percent_but_takes_an_escaped_one() {
 
 #[test]
 fn import_fails_whole_when_a_name_clashes_with_an_existing_job() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.add("backup", &[], "echo original");
     let file = write_file(
         &db,
@@ -1011,7 +1044,7 @@ fn import_fails_whole_when_a_name_clashes_with_an_existing_job() {
 
 #[test]
 fn import_reads_standard_input_for_a_dash() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.at(T0, &["import", "-"])
         .write_stdin("# cronq: from-stdin\n*/10 * * * * echo hi\n")
         .assert()
@@ -1023,14 +1056,14 @@ fn import_reads_standard_input_for_a_dash() {
 
 #[test]
 fn import_takes_10000_lines() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     let mut content = String::with_capacity(300_000);
     for i in 0..10_000 {
         content.push_str(&format!("*/5 * * * * echo {i}\n"));
     }
     let file = write_file(&db, "crontab", &content);
     db.ok(T0, &["import", file.to_str().unwrap()]);
-    let conn = rusqlite::Connection::open(&db.db).unwrap();
+    let conn = rusqlite::Connection::open(db.sqlite_file()).unwrap();
     let count: i64 = conn
         .query_row(
             "SELECT count(DISTINCT name) FROM jobs WHERE name LIKE 'crontab-%' AND command LIKE 'echo %'",
@@ -1054,7 +1087,7 @@ fn import_takes_10000_lines() {
 
 #[test]
 fn enqueue_stdin_queues_one_run_per_line_and_prints_their_ids() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.add("mail", &["--requires-target"], "true");
     db.add("other", &[], "true");
     let input = "\
@@ -1096,7 +1129,7 @@ fn enqueue_stdin_queues_one_run_per_line_and_prints_their_ids() {
 
 #[test]
 fn enqueue_stdin_rejects_the_whole_batch_for_one_bad_line() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     db.add("mail", &["--requires-target"], "true");
     db.add("other", &[], "true");
     let cases = [
@@ -1129,7 +1162,7 @@ fn enqueue_stdin_rejects_the_whole_batch_for_one_bad_line() {
 
 #[test]
 fn enqueue_at_and_priority_decide_when_and_in_which_order_runs_go() {
-    let db = Db::new();
+    let db = Db::new(Backend::Sqlite);
     let log = db.file("log");
     db.add(
         "w",
@@ -1217,3 +1250,15 @@ fn version_prints_the_version() {
         .success()
         .stdout(format!("cronq {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+on_both_backends!(
+    the_daemon_picks_up_queued_work_within_one_interval_pass_after_pass,
+    the_daemon_uses_the_daemon_interval_setting_without_the_flag,
+    sigterm_kills_a_running_job_after_the_grace_requeues_it_and_the_unstarted_runs,
+    sigterm_also_kills_a_background_process_that_ignores_sigterm,
+    sigterm_in_parallel_mode_requeues_the_run_and_kills_the_job,
+    sigint_lets_a_job_finish_within_the_grace_and_claims_nothing_new,
+    status_reports_the_last_pass_counts_failing_jobs_and_next_slots,
+    status_fails_when_no_pass_ran_in_the_last_3_minutes,
+    status_fails_when_a_run_is_stuck,
+);
