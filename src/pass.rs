@@ -1,6 +1,7 @@
 //! One invocation of `cronq run` (design §1): under the invocation lock, recover runs whose
-//! owner died, turn due slots into runs and claim a portion of the due runs; then, with the
-//! lock released, carry them out one by one or in parallel child processes.
+//! owner died, turn due slots into runs and claim the first due run; then, with the lock
+//! released, carry out up to a portion of due runs one by one or in parallel child
+//! processes, each claimed just before it starts.
 //!
 //! A pass that finds nothing due reads a few index entries and writes nothing.
 
@@ -46,6 +47,12 @@ impl Summary {
 
 pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
     let mut store = Store::open(location, clock.now())?;
+    run_pass_on(&mut store, clock)
+}
+
+/// A pass on a database already open (the daemon keeps its PostgreSQL connection).
+pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
+    let location = store.location().clone();
     let local = location.local_base()?;
     let Some(lock) = InvocationLock::try_acquire(&local)? else {
         log::debug!("another invocation holds the lock; this one has nothing to do");
@@ -64,7 +71,7 @@ pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
     let settings = store::settings::load(store.conn())?;
     let work = if work.running {
         // Recovery may put runs back in the queue: ask again what is due.
-        recover_stale(&mut store, now, &settings)?;
+        recover_stale(store, now, &settings)?;
         store::pending_work(store.conn(), now)?
     } else {
         work
@@ -94,9 +101,9 @@ pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
     let summary = match first {
         None => Summary::default(),
         Some(first) if settings.jobs_run_in_parallel => {
-            execute_in_children(&mut store, clock, first, &taker, &settings)?
+            execute_in_children(store, clock, first, &taker, &settings)?
         }
-        Some(first) => execute_here(&mut store, clock, first, &taker, &settings)?,
+        Some(first) => execute_here(store, clock, first, &taker, &settings)?,
     };
     drop(worker);
     Ok(summary)

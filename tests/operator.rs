@@ -386,6 +386,41 @@ fn the_daemon_picks_up_queued_work_within_one_interval_pass_after_pass(backend: 
     assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
 }
 
+/// On PostgreSQL the daemon keeps its connection between passes. When the server ends it
+/// (a restart, a failover, a network failure), the daemon logs it, connects again and goes
+/// on picking up work.
+#[test]
+fn the_daemon_connects_again_when_postgresql_drops_its_connection() {
+    let db = Db::new(Backend::Postgres);
+    let ran = db.file("ran");
+    db.add(
+        "touch",
+        &[],
+        &format!("echo $CRONQ_RUN_ID >> {}", ran.display()),
+    );
+    let mut daemon = Daemon::start(&db, T0, &["--interval", "1"], vec![]);
+    daemon.wait_until("the daemon's first pass", || !db.last_pass(T0).is_null());
+    let dropped = db.test.terminate_other_connections();
+    assert!(dropped >= 1, "the daemon held no connection");
+    let id = db.enqueue(T0, &["touch"]);
+    daemon.wait_until(&format!("run {id} after the reconnection"), || {
+        fs::read_to_string(&ran)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l == id.to_string())
+    });
+    assert!(daemon.running(), "the daemon stopped on its own");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_status().code(), Some(0));
+    assert!(
+        daemon
+            .log()
+            .contains("was lost; the next pass connects again"),
+        "log:\n{}",
+        daemon.log()
+    );
+}
+
 fn the_daemon_uses_the_daemon_interval_setting_without_the_flag(backend: Backend) {
     let db = Db::new(backend);
     let ran = db.file("ran");

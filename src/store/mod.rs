@@ -52,6 +52,27 @@ impl Store {
         })
     }
 
+    /// Whether the connection is gone for good (PostgreSQL: the server closed it, or the
+    /// network failed); only a new `open` helps then.
+    pub fn is_closed(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(db) => db.is_closed(),
+        }
+    }
+
+    /// Reads the database server's clock again (PostgreSQL), for a connection kept open
+    /// longer than one command: the offset between the clocks drifts.
+    pub fn refresh_clock(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(db) => {
+                crate::time::follow_server_clock(db.server_time()?);
+                Ok(())
+            }
+        }
+    }
+
     /// Where the database is.
     pub fn location(&self) -> &Location {
         &self.location

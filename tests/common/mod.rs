@@ -100,6 +100,21 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL only: ends every other connection to this test's database, as a server
+    /// restart or a network failure would; returns how many there were.
+    pub fn terminate_other_connections(&self) -> usize {
+        let db = self.postgres.as_ref().expect("a PostgreSQL test database");
+        let rows = db
+            .connect()
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        rows.len()
+    }
+
     /// What `--db` takes: the file path or the URL.
     pub fn arg(&self) -> std::ffi::OsString {
         match &self.postgres {
