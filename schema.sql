@@ -20,6 +20,7 @@ CREATE TABLE jobs (
     next_slot        INTEGER,                   -- first slot after last_slot; NULL: nothing scheduled
     last_status      TEXT,                      -- status of the newest finished run
     last_finished_at INTEGER,
+    last_host        TEXT,                      -- the host that ran the newest finished run
     created_at       INTEGER NOT NULL,
     CHECK ((command IS NULL) <> (builtin IS NULL))
 );

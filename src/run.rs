@@ -105,7 +105,13 @@ pub fn settle(
         return Ok(lost());
     }
     if retry_at.is_none() {
-        jobs::record_last_result(tx, &run.job, outcome.status.as_str(), now)?;
+        jobs::record_last_result(
+            tx,
+            &run.job,
+            outcome.status.as_str(),
+            now,
+            run.host.as_deref(),
+        )?;
     }
     Ok(match (outcome.status, retry_at) {
         (RunStatus::Success, _) => Ending::Succeeded,

@@ -366,6 +366,7 @@ fn a_version_1_database_is_upgraded_in_place() {
             "ALTER TABLE runs DROP COLUMN claim;
              ALTER TABLE runs DROP COLUMN started_boot;
              ALTER TABLE runs DROP COLUMN interruptions;
+             ALTER TABLE jobs DROP COLUMN last_host;
              PRAGMA user_version = 1;",
         )
         .unwrap();

@@ -196,6 +196,24 @@ fn three_hosts_draining_one_queue_run_each_run_once() {
         "a run without its host: {:?}",
         all.iter().find(|r| !r["host"].is_string())
     );
+    // Where several hosts ran runs, the tables say which.
+    let table = hosts[0].ok(&db, START, &["runs", "--limit", "300"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("HOST"), "{header}");
+    assert!(names.iter().any(|h| table.contains(h)), "{table}");
+    let jobs: Value = serde_json::from_str(&hosts[0].ok(&db, START, &["jobs", "--json"])).unwrap();
+    let work = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "work")
+        .unwrap();
+    assert!(
+        work["last_host"]
+            .as_str()
+            .is_some_and(|h| names.contains(h)),
+        "{work}"
+    );
 }
 
 /// A runner on host a is killed (kill -9) while its job goes on. Host b cannot see host

@@ -704,9 +704,9 @@ fn failing_jobs_are_those_whose_last_result_failed(place: &Place) {
     }
     assert!(jobs::failing(db.conn()).unwrap().is_empty());
     db.write(|tx| {
-        jobs::record_last_result(tx, "c", "failed", NOW + 2)?;
-        jobs::record_last_result(tx, "a", "failed", NOW + 1)?;
-        jobs::record_last_result(tx, "b", "success", NOW + 3)
+        jobs::record_last_result(tx, "c", "failed", NOW + 2, Some("h1"))?;
+        jobs::record_last_result(tx, "a", "failed", NOW + 1, None)?;
+        jobs::record_last_result(tx, "b", "success", NOW + 3, Some("h2"))
     })
     .unwrap();
     assert_eq!(
@@ -718,10 +718,14 @@ fn failing_jobs_are_those_whose_last_result_failed(place: &Place) {
     );
     let b = jobs::get(db.conn(), "b").unwrap().unwrap();
     assert_eq!(
-        (b.last_status.as_deref(), b.last_finished_at),
-        (Some("success"), Some(NOW + 3))
+        (
+            b.last_status.as_deref(),
+            b.last_finished_at,
+            b.last_host.as_deref()
+        ),
+        (Some("success"), Some(NOW + 3), Some("h2"))
     );
-    db.write(|tx| jobs::record_last_result(tx, "a", "success", NOW + 4))
+    db.write(|tx| jobs::record_last_result(tx, "a", "success", NOW + 4, Some("h1")))
         .unwrap();
     assert_eq!(jobs::failing(db.conn()).unwrap().len(), 1);
 }

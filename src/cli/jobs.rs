@@ -19,11 +19,24 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         emit_json(&jobs.iter().map(job_json).collect())?;
         return Ok(0);
     }
+    // Which host ran the last result matters only where several did.
+    let several_hosts = jobs
+        .iter()
+        .filter_map(|j| j.last_host.as_deref())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        > 1;
     let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|job| {
             let last = match (&job.last_status, job.last_finished_at) {
-                (Some(status), Some(at)) => format!("{status} {}", crate::time::format_time(at)),
+                (Some(status), Some(at)) => {
+                    let on = match &job.last_host {
+                        Some(host) if several_hosts => format!(" on {host}"),
+                        _ => String::new(),
+                    };
+                    format!("{status} {}{on}", crate::time::format_time(at))
+                }
                 _ => "-".to_string(),
             };
             vec![

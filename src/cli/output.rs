@@ -94,6 +94,7 @@ pub fn job_json(job: &Job) -> Value {
         "next_slot_local": job.next_slot.map(|t| local_time(&job.tz, t)),
         "last_status": job.last_status,
         "last_finished_at": time_or_null(job.last_finished_at),
+        "last_host": job.last_host,
         "timeout": job.timeout,
         "retries": job.retries,
         "catchup": job.catchup.as_str(),

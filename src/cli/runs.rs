@@ -53,10 +53,17 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
         emit_json(&list.iter().map(|r| run_json(r, None)).collect())?;
         return Ok(0);
     }
+    // Which host ran what matters only where several did (a shared PostgreSQL database).
+    let several_hosts = list
+        .iter()
+        .filter_map(|r| r.host.as_deref())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        > 1;
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.id.to_string(),
                 r.job.clone(),
                 r.status.to_string(),
@@ -67,15 +74,20 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
                 r.exit_code
                     .map_or_else(|| "-".to_string(), |c| c.to_string()),
                 r.error.clone().unwrap_or_default(),
-            ]
+            ];
+            if several_hosts {
+                row.insert(8, r.host.clone().unwrap_or_else(|| "-".to_string()));
+            }
+            row
         })
         .collect();
-    emit(&table(
-        &[
-            "ID", "JOB", "STATUS", "SLOT", "DUE", "FINISHED", "ATTEMPT", "EXIT", "REASON",
-        ],
-        &rows,
-    ))?;
+    let mut header = vec![
+        "ID", "JOB", "STATUS", "SLOT", "DUE", "FINISHED", "ATTEMPT", "EXIT", "REASON",
+    ];
+    if several_hosts {
+        header.insert(8, "HOST");
+    }
+    emit(&table(&header, &rows))?;
     Ok(0)
 }
 

@@ -12,7 +12,7 @@ use anyhow::Result;
 /// Every column of `jobs`, in both schemas.
 const JOB_COLUMNS: &str = "id, name, command, builtin, env, schedule, tz, timeout, retries, \
     catchup, overlap, requires_target, active, last_slot, next_slot, last_status, \
-    last_finished_at, created_at";
+    last_finished_at, created_at, last_host";
 /// Where `requires_target` and `active` stand: booleans in PostgreSQL, 0/1 in SQLite.
 const JOB_BOOLEANS: [usize; 2] = [11, 12];
 

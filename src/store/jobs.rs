@@ -29,6 +29,8 @@ pub struct Job {
     pub next_slot: Option<Timestamp>,
     pub last_status: Option<String>,
     pub last_finished_at: Option<Timestamp>,
+    /// The host that ran the newest finished run.
+    pub last_host: Option<String>,
 }
 
 /// What `add` and `edit` write; the schedule state is derived from it.
@@ -69,6 +71,7 @@ fn from_row(row: &Row) -> Result<Job> {
         next_slot: row.opt_int(14)?,
         last_status: row.opt_text(15)?,
         last_finished_at: row.opt_int(16)?,
+        last_host: row.opt_text(17)?,
     })
 }
 
@@ -230,8 +233,15 @@ pub fn advance(
 }
 
 /// Remembers the newest finished run's status, for `cronq jobs`.
-pub fn record_last_result(db: &dyn Conn, name: &str, status: &str, at: Timestamp) -> Result<()> {
-    db.execute(db.sql().record_last_result, params![name, status, at])?;
+/// Remembers, with the host that ran it (`None` for a run nobody ran).
+pub fn record_last_result(
+    db: &dyn Conn,
+    name: &str,
+    status: &str,
+    at: Timestamp,
+    host: Option<&str>,
+) -> Result<()> {
+    db.execute(db.sql().record_last_result, params![name, status, at, host])?;
     Ok(())
 }
 

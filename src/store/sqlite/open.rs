@@ -26,7 +26,8 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
     // 1 -> 2: fenced claims, the boot-clock start, bounded shutdown requeues.
     "ALTER TABLE runs ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE runs ADD COLUMN started_boot INTEGER;
-     ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;",
+     ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE jobs ADD COLUMN last_host TEXT;",
 ];
 
 /// How long a statement waits for another invocation's write transaction, in attempts

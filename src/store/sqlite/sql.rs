@@ -7,7 +7,8 @@ use crate::store::sql::Sql;
 macro_rules! job_columns {
     () => {
         "id, name, command, builtin, env, schedule, tz, timeout, retries, catchup, overlap, \
-         requires_target, active, last_slot, next_slot, last_status, last_finished_at"
+         requires_target, active, last_slot, next_slot, last_status, last_finished_at, \
+         last_host"
     };
 }
 
@@ -36,7 +37,8 @@ pub static SQL: Sql = Sql {
         last_slot = ?11, next_slot = ?12, env = ?13, tz = ?14 WHERE id = ?1",
     delete_job: "DELETE FROM jobs WHERE id = ?1",
     advance_job: "UPDATE jobs SET last_slot = ?2, next_slot = ?3 WHERE id = ?1",
-    record_last_result: "UPDATE jobs SET last_status = ?2, last_finished_at = ?3 WHERE name = ?1",
+    record_last_result: "UPDATE jobs SET last_status = ?2, last_finished_at = ?3, last_host = ?4 \
+        WHERE name = ?1",
     failing_jobs: "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' \
         ORDER BY name",
     next_slots: "SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL \
