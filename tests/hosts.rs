@@ -428,3 +428,71 @@ fn under_the_presumption_a_cut_off_runner_kills_its_job_before_another_host_take
     assert_eq!(run["status"], "pending", "{run}");
     assert_eq!(run["attempt"], 2, "{run}");
 }
+
+/// `cronq ARGS` as host `host` after a reboot: in a mount namespace of its own where the
+/// kernel's boot id reads as another (a bind mount over `/proc/sys/kernel/random/boot_id`),
+/// which is all a reboot changes for cronq's proofs. Needs root, as CI and this suite run.
+fn after_reboot(host: &Host, db: &TestDatabase, now: i64, args: &[&str]) -> Output {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "simulating a reboot needs root (a mount namespace)"
+    );
+    let fake = host.state.path().join("boot_id");
+    fs::write(&fake, "00000000-0000-4000-8000-000000000001\n").unwrap();
+    let inner = host.cronq(db, now, args);
+    let mut words: Vec<String> = vec![inner.get_program().to_string_lossy().into_owned()];
+    words.extend(inner.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let script = format!(
+        "mount --bind '{}' /proc/sys/kernel/random/boot_id && exec {}",
+        fake.display(),
+        quoted.join(" ")
+    );
+    Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env_remove("CRONQ_DB")
+        .env_remove("CRONQ_NOW")
+        .env_remove("RUST_LOG")
+        .env("CRONQ_HOST_ID", &host.id)
+        .env("XDG_STATE_HOME", host.state.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Host a reboots for real, as far as cronq can tell (its boot id changes), while a run
+/// of it was running: its own first pass after the reboot recovers the run on that proof,
+/// and announces the new boot, which is proof for the other hosts too.
+#[test]
+fn a_hosts_first_pass_after_a_reboot_recovers_its_runs_of_the_old_boot() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    let (id, mut runner, pgid) = start_job(&db, &a, dir.path(), "nightly");
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    unsafe { libc::killpg(read_pgid(&pgid), libc::SIGKILL) };
+
+    let out = after_reboot(&a, &db, START + 120, &["run"]);
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("the machine rebooted while it was running"),
+        "{warning}"
+    );
+    let run = show(&b, &db, id);
+    assert_eq!(run["status"], "pending", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    let (_, json) = status(&b, &db, START + 120);
+    let host_a = json["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == "host-a")
+        .unwrap()
+        .clone();
+    assert_eq!(host_a["boot_id"], "00000000-0000-4000-8000-000000000001");
+}
