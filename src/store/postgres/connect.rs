@@ -20,6 +20,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// not after the system's default two hours.
 pub const KEEPALIVES_IDLE: Duration = Duration::from_secs(60);
 
+/// How long data sent on a connection may stay unacknowledged before the connection is
+/// given up (`TCP_USER_TIMEOUT`), when the URL sets no `tcp_user_timeout`. Across a network
+/// partition a statement would otherwise wait for TCP's retransmissions, about 15 minutes,
+/// and a runner's look at its claim with it: under `presume_dead_hosts` the runner must
+/// notice it is out of touch well within half of `host_silence`.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Keepalive probes on an idle connection: one every 10 s after `KEEPALIVES_IDLE`, three
+/// unanswered ones end it.
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+
 /// A URL read and checked, ready to connect.
 pub struct Target {
     pub config: Config,
@@ -51,6 +63,7 @@ pub fn parse(url: &str) -> Result<Target> {
     let has = |key: &str| params.iter().any(|(k, _)| *k == key);
     let explicit_timeout = has("connect_timeout");
     let explicit_idle = has("keepalives_idle");
+    let explicit_user_timeout = has("tcp_user_timeout");
     for (key, value) in &params {
         if *key == "sslmode" {
             ssl = SslMode::parse(value).ok_or_else(|| {
@@ -96,6 +109,15 @@ pub fn parse(url: &str) -> Result<Target> {
     }
     if !explicit_idle {
         config.keepalives_idle(KEEPALIVES_IDLE);
+    }
+    if !has("keepalives_interval") {
+        config.keepalives_interval(KEEPALIVES_INTERVAL);
+    }
+    if !has("keepalives_retries") {
+        config.keepalives_retries(KEEPALIVES_RETRIES);
+    }
+    if !explicit_user_timeout {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
     }
     if config.get_application_name().is_none() {
         config.application_name("cronq");
@@ -362,6 +384,12 @@ mod tests {
         assert_eq!(t.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
         assert!(t.config.get_keepalives());
         assert_eq!(t.config.get_keepalives_idle(), KEEPALIVES_IDLE);
+        assert_eq!(t.config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(
+            t.config.get_keepalives_interval(),
+            Some(KEEPALIVES_INTERVAL)
+        );
+        assert_eq!(t.config.get_keepalives_retries(), Some(KEEPALIVES_RETRIES));
         let t = parse("postgresql://u@h/d?connect_timeout=3&keepalives_idle=7").unwrap();
         assert_eq!(
             t.config.get_connect_timeout(),
