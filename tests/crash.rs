@@ -7,19 +7,16 @@
 
 mod common;
 
-use common::{rfc3339, Backend, TestDb, START};
+use common::{Backend, Host, TestDb, START};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 const RUNS: usize = 40;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_cronq");
 
 /// A small deterministic generator, so a failure can be replayed.
 struct Lcg(u64);
@@ -34,42 +31,9 @@ impl Lcg {
     }
 }
 
-/// One simulated host: a host id of its own (`CRONQ_HOST_ID`) and a state directory of
-/// its own (`XDG_STATE_HOME`, where a host keeps its lock files for a PostgreSQL
-/// database), as a separate machine would have. On SQLite the lock files lie beside the
-/// database file whatever the state directory.
-struct Host {
-    id: String,
-    state: TempDir,
-}
-
 impl Host {
-    fn new(id: &str) -> Host {
-        Host {
-            id: id.to_string(),
-            state: TempDir::new().unwrap(),
-        }
-    }
-
-    /// `cronq --db DB --now NOW ARGS...` on this host.
-    fn command(&self, db: &TestDb, now: i64, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BINARY);
-        cmd.env_remove("CRONQ_DB")
-            .env_remove("CRONQ_NOW")
-            .env_remove("RUST_LOG")
-            .env("CRONQ_HOST_ID", &self.id)
-            .env("XDG_STATE_HOME", self.state.path())
-            .arg("--db")
-            .arg(db.arg())
-            .arg("--now")
-            .arg(rfc3339(now))
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
     fn output(&self, db: &TestDb, now: i64, args: &[&str]) -> Output {
-        self.command(db, now, args).output().unwrap()
+        self.command(&db.arg(), now, args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
@@ -267,7 +231,7 @@ fn torture(backend: Backend, hosts: &[Host], parallel: bool, seed: u64) {
     first.ok(&db, START, &["settings", "jobs_run_in_parallel", mode]);
     first.ok(&db, START, &["settings", "jobs_pool_concurrency", "4"]);
     let mut enqueue = first
-        .command(&db, START, &["enqueue", "work", "--stdin"])
+        .command(&db.arg(), START, &["enqueue", "work", "--stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -293,7 +257,7 @@ fn torture(backend: Backend, hosts: &[Host], parallel: bool, seed: u64) {
         let mut runners: Vec<_> = hosts
             .iter()
             .map(|host| {
-                host.command(&db, now, &["run"])
+                host.command(&db.arg(), now, &["run"])
                     .process_group(0)
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
@@ -304,6 +268,15 @@ fn torture(backend: Backend, hosts: &[Host], parallel: bool, seed: u64) {
         for (after, h) in kills {
             let at = began + Duration::from_millis(after);
             std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            if round == 0 {
+                // At least one kill lands while a job runs, however slowly this machine
+                // starts passes (on PostgreSQL each pass and each child connects first):
+                // the first round waits for a job to start.
+                let started = Instant::now();
+                while !log.exists() && started.elapsed() < Duration::from_secs(20) {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
             let pid = runners[h].id() as i32;
             // Alternately the runner alone (its children and jobs live on) and its whole
             // process group, parallel children included (jobs live on).
@@ -423,7 +396,7 @@ fn a_job_orphaned_by_a_killed_runner_is_not_started_again_while_it_runs(backend:
     host.ok(&db, START, &["add", "waiter", "--", &command]);
     host.ok(&db, START, &["enqueue", "waiter"]);
     let mut runner = host
-        .command(&db, START, &["run"])
+        .command(&db.arg(), START, &["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

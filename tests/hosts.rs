@@ -8,7 +8,7 @@
 mod common;
 
 use common::postgres::{fresh_database, TestDatabase};
-use common::{rfc3339, wait_within, START};
+use common::{wait_within, Host, START};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -17,36 +17,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_cronq");
-
-/// One simulated host.
-struct Host {
-    id: String,
-    state: TempDir,
-}
-
 impl Host {
-    fn new(id: &str) -> Host {
-        Host {
-            id: id.to_string(),
-            state: TempDir::new().unwrap(),
-        }
-    }
-
     fn cronq(&self, db: &TestDatabase, now: i64, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BINARY);
-        cmd.env_remove("CRONQ_DB")
-            .env_remove("CRONQ_NOW")
-            .env_remove("RUST_LOG")
-            .env("CRONQ_HOST_ID", &self.id)
-            .env("XDG_STATE_HOME", self.state.path())
-            .arg("--db")
-            .arg(&db.url)
-            .arg("--now")
-            .arg(rfc3339(now))
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
+        self.command(std::ffi::OsStr::new(&db.url), now, args)
     }
 
     fn ok(&self, db: &TestDatabase, now: i64, args: &[&str]) -> String {

@@ -137,3 +137,39 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// One simulated host: a host id of its own (`CRONQ_HOST_ID`) and a state directory of its
+/// own (`XDG_STATE_HOME`, where a host keeps its lock files for a PostgreSQL database), as
+/// a separate machine would have. On SQLite the lock files lie beside the database file
+/// whatever the state directory.
+pub struct Host {
+    pub id: String,
+    pub state: tempfile::TempDir,
+}
+
+impl Host {
+    pub fn new(id: &str) -> Host {
+        Host {
+            id: id.to_string(),
+            state: tempfile::TempDir::new().unwrap(),
+        }
+    }
+
+    /// `cronq --db DB --now NOW ARGS...` on this host, with nothing leaking in from the
+    /// environment.
+    pub fn command(&self, db: &std::ffi::OsStr, now: i64, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cronq"));
+        cmd.env_remove("CRONQ_DB")
+            .env_remove("CRONQ_NOW")
+            .env_remove("RUST_LOG")
+            .env("CRONQ_HOST_ID", &self.id)
+            .env("XDG_STATE_HOME", self.state.path())
+            .arg("--db")
+            .arg(db)
+            .arg("--now")
+            .arg(rfc3339(now))
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+}
