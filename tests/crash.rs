@@ -271,9 +271,12 @@ fn torture(backend: Backend, hosts: &[Host], parallel: bool, seed: u64) {
             if round == 0 {
                 // At least one kill lands while a job runs, however slowly this machine
                 // starts passes (on PostgreSQL each pass and each child connects first):
-                // the first round waits for a job to start.
+                // in the first round each host is killed only once one of its jobs runs.
+                let mine = format!(":{}\n", hosts[h].id);
                 let started = Instant::now();
-                while !log.exists() && started.elapsed() < Duration::from_secs(20) {
+                while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&mine))
+                    && started.elapsed() < Duration::from_secs(20)
+                {
                     std::thread::sleep(Duration::from_millis(2));
                 }
             }
