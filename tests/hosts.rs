@@ -469,3 +469,171 @@ fn a_hosts_first_pass_after_a_reboot_recovers_its_runs_of_the_old_boot() {
         .clone();
     assert_eq!(host_a["boot_id"], "00000000-0000-4000-8000-000000000001");
 }
+
+/// A host that can be cut off from the database for real: a network namespace whose only
+/// way out is a veth link to this machine, on an address range that is not this machine's
+/// own (198.18.0.0/15, set aside for tests), with a relay in this process that forwards its
+/// connections to the database server. Taking the link down drops its packets, as a
+/// network partition does. Needs root, as CI and this suite run.
+struct CutOffHost {
+    namespace: String,
+    link: String,
+    url: String,
+}
+
+impl CutOffHost {
+    fn new(db: &TestDatabase) -> CutOffHost {
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "a network namespace needs root"
+        );
+        let pid = std::process::id();
+        let (namespace, link, peer) =
+            (format!("cq{pid}"), format!("cqh{pid}"), format!("cqn{pid}"));
+        let net = pid % 250 + 1;
+        let (here, there) = (format!("198.18.{net}.1"), format!("198.18.{net}.2"));
+        let ip = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().unwrap();
+            assert!(status.success(), "ip {args:?} failed");
+        };
+        ip(&["netns", "add", &namespace]);
+        // From here on, dropping it removes what was made.
+        let mut cut = CutOffHost {
+            namespace: namespace.clone(),
+            link: link.clone(),
+            url: String::new(),
+        };
+        ip(&["link", "add", &link, "type", "veth", "peer", "name", &peer]);
+        ip(&["link", "set", &peer, "netns", &namespace]);
+        ip(&["addr", "add", &format!("{here}/30"), "dev", &link]);
+        ip(&["link", "set", &link, "up"]);
+        let inside = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &namespace, "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        inside(&["addr", "add", &format!("{there}/30"), "dev", &peer]);
+        inside(&["link", "set", &peer, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+        // The relay: connections to HERE:PORT go on to the database server.
+        let server = server_address(&db.url);
+        let listener = std::net::TcpListener::bind((here.as_str(), 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = std::net::TcpStream::connect(&server) else {
+                    continue;
+                };
+                let (mut c1, mut u1) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut c2, mut u2) = (client, upstream);
+                std::thread::spawn(move || std::io::copy(&mut c1, &mut u1));
+                std::thread::spawn(move || std::io::copy(&mut u2, &mut c2));
+            }
+        });
+        let name = db.url.rsplit('/').next().unwrap();
+        cut.url = format!("postgresql://postgres@{here}:{port}/{name}?sslmode=disable");
+        cut
+    }
+
+    /// `cronq ARGS` as `host`, inside the namespace, through the relay.
+    fn spawn(&self, host: &Host, now: i64, args: &[&str]) -> Child {
+        let inner = host.command(std::ffi::OsStr::new(&self.url), now, args);
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.namespace])
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The partition: the link goes down, every packet from now on is dropped.
+    fn cut(&self) {
+        let status = Command::new("ip")
+            .args(["link", "set", &self.link, "down"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for CutOffHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.link])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.namespace])
+            .status();
+    }
+}
+
+/// `HOST:PORT` of a `postgresql://USER@HOST:PORT/DB` URL.
+fn server_address(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let authority = rest.split('/').next().unwrap();
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_string()
+}
+
+/// The operator opted in to presume a silent host dead after 60 s. A real partition cuts
+/// host a off while its job runs (its packets are dropped; nothing closes its connection):
+/// its runner's look at its claim fails once TCP gives up (20 s), and at 30 s out of touch
+/// the runner stops its own job, before host b, 60 s after host a was last seen,
+/// presumes it dead and takes the run over.
+#[test]
+fn under_the_presumption_a_partitioned_runner_kills_its_job_before_another_host_takes_it() {
+    let db = fresh_database();
+    let [a, b, _] = hosts();
+    let dir = TempDir::new().unwrap();
+    b.ok(&db, START, &["settings", "presume_dead_hosts", "true"]);
+    b.ok(&db, START, &["settings", "host_silence", "60"]);
+    let pgid = dir.path().join("sync.pgid");
+    let command = format!("echo $$ > {}; sleep 300", pgid.display());
+    b.ok(&db, START, &["add", "sync", "--", &command]);
+    let id: i64 = b
+        .ok(&db, START, &["enqueue", "sync"])
+        .trim()
+        .parse()
+        .unwrap();
+
+    let network = CutOffHost::new(&db);
+    let runner = network.spawn(&a, START, &["run"]);
+    wait_within(30, "the job to start on host a", || {
+        fs::read_to_string(&pgid).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let group = read_pgid(&pgid);
+    network.cut();
+    let cut_at = Instant::now();
+    wait_within(90, "the partitioned runner to stop its own job", || {
+        group_gone(group)
+    });
+    let took = cut_at.elapsed();
+    assert!(
+        took >= Duration::from_secs(15),
+        "stopped {took:?} after the cut: before TCP could even give up"
+    );
+    let out = runner.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("out of touch with the database"), "{log}");
+
+    b.ok(&db, START + 30, &["run"]);
+    assert_eq!(show(&b, &db, id)["status"], "running");
+    let out = b.cronq(&db, START + 61, &["run"]).output().unwrap();
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("presumed dead"), "{warning}");
+    let run = show(&b, &db, id);
+    assert_eq!(run["status"], "pending", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+}
