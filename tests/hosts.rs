@@ -402,6 +402,23 @@ fn under_the_presumption_a_cut_off_runner_kills_its_job_before_another_host_take
     assert_eq!(run["attempt"], 2, "{run}");
 }
 
+/// `inner` run by another program (`PREFIX... PROGRAM ARGS...`), with `inner`'s
+/// environment: a host's command inside a namespace.
+fn wrapped(prefix: &[&str], inner: &Command) -> Command {
+    let mut cmd = Command::new(prefix[0]);
+    cmd.args(&prefix[1..])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
 /// `cronq ARGS` as host `host` after a reboot: in a mount namespace of its own where the
 /// kernel's boot id reads as another (a bind mount over `/proc/sys/kernel/random/boot_id`),
 /// which is all a reboot changes for cronq's proofs. Needs root, as CI and this suite run.
@@ -413,28 +430,25 @@ fn after_reboot(host: &Host, db: &TestDatabase, now: i64, args: &[&str]) -> Outp
     );
     let fake = host.state.path().join("boot_id");
     fs::write(&fake, "00000000-0000-4000-8000-000000000001\n").unwrap();
-    let inner = host.cronq(db, now, args);
-    let mut words: Vec<String> = vec![inner.get_program().to_string_lossy().into_owned()];
-    words.extend(inner.get_args().map(|a| a.to_string_lossy().into_owned()));
-    let quoted: Vec<String> = words
-        .iter()
-        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
-        .collect();
     let script = format!(
-        "mount --bind '{}' /proc/sys/kernel/random/boot_id && exec {}",
-        fake.display(),
-        quoted.join(" ")
+        "mount --bind '{}' /proc/sys/kernel/random/boot_id && exec \"$@\"",
+        fake.display()
     );
-    Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .env_remove("CRONQ_DB")
-        .env_remove("CRONQ_NOW")
-        .env_remove("RUST_LOG")
-        .env("CRONQ_HOST_ID", &host.id)
-        .env("XDG_STATE_HOME", host.state.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    wrapped(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ],
+        &host.cronq(db, now, args),
+    )
+    .output()
+    .unwrap()
 }
 
 /// Host a reboots for real, as far as cronq can tell (its boot id changes), while a run
@@ -539,16 +553,7 @@ impl CutOffHost {
     /// `cronq ARGS` as `host`, inside the namespace, through the relay.
     fn spawn(&self, host: &Host, now: i64, args: &[&str]) -> Child {
         let inner = host.command(std::ffi::OsStr::new(&self.url), now, args);
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.namespace])
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (key, value) in inner.get_envs() {
-            match value {
-                Some(value) => cmd.env(key, value),
-                None => cmd.env_remove(key),
-            };
-        }
+        let mut cmd = wrapped(&["ip", "netns", "exec", &self.namespace], &inner);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
