@@ -1,7 +1,7 @@
 -- The cronq schema for PostgreSQL: the tables, columns, indexes and constraints of
 -- schema.sql, in PostgreSQL's types. Applied once, in one transaction under cronq's
 -- advisory lock, to a database without cronq's tables; src/store/postgres/open.rs then
--- writes the version (2, as SQLite's: the columns are the same) into cronq_schema in the
+-- writes the version (3, as SQLite's: the columns are the same) into cronq_schema in the
 -- same transaction. Times are Unix seconds (UTC). See docs/schema.md for each column.
 -- Every integer is BIGINT: the storage interface passes 64-bit integers.
 
@@ -67,6 +67,7 @@ CREATE TABLE runs (
     claim         BIGINT NOT NULL DEFAULT 0,    -- fence: raised by every claim; writes name it
     started_boot  BIGINT,                       -- seconds since boot at start (CLOCK_BOOTTIME)
     interruptions BIGINT NOT NULL DEFAULT 0,    -- times a shutdown stopped it and queued it again
+    stop_requested BIGINT,                      -- when an operator asked its runner to stop it
     UNIQUE (job, slot)                          -- a slot becomes at most one run, ever
                                                 -- (NULL slots are distinct, as in SQLite)
 );
@@ -91,4 +92,13 @@ CREATE TABLE hosts (
     boot_id   TEXT NOT NULL,                    -- the boot it was last seen on
     last_seen BIGINT NOT NULL,                  -- the server's clock, Unix seconds
     version   TEXT NOT NULL                     -- the cronq it runs
+);
+
+-- Access tokens of `cronq web` for addresses other than loopback: only a hash is kept.
+CREATE TABLE web_tokens (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL CHECK (role IN ('read', 'operator')),
+    hash       TEXT NOT NULL UNIQUE,            -- SHA-256 of the token, hex
+    created_at BIGINT NOT NULL,
+    last_used  BIGINT                           -- to the minute
 );

@@ -58,6 +58,7 @@ CREATE TABLE runs (
     claim         INTEGER NOT NULL DEFAULT 0,   -- fence: raised by every claim; writes name it
     started_boot  INTEGER,                      -- seconds since boot at start (CLOCK_BOOTTIME)
     interruptions INTEGER NOT NULL DEFAULT 0,   -- times a shutdown stopped it and queued it again
+    stop_requested INTEGER,                     -- when an operator asked its runner to stop it
     UNIQUE (job, slot)                          -- a slot becomes at most one run, ever
 );
 
@@ -70,4 +71,13 @@ CREATE INDEX runs_by_job ON runs (job, id);
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Access tokens of `cronq web` for addresses other than loopback: only a hash is kept.
+CREATE TABLE web_tokens (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL CHECK (role IN ('read', 'operator')),
+    hash       TEXT NOT NULL UNIQUE,            -- SHA-256 of the token, hex
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER                          -- to the minute
 ) WITHOUT ROWID;

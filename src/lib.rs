@@ -10,6 +10,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod builtin;
 pub mod cli;
+pub mod control;
 pub mod crontab;
 pub mod error;
 pub mod exec;

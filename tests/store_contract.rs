@@ -147,6 +147,7 @@ contract!(
     cleanup_deletes_old_finished_runs_and_keeps_the_newest,
     a_failed_write_commits_nothing,
     a_newer_schema_version_is_refused_untouched,
+    a_version_2_schema_is_upgraded_in_place,
     a_foreign_database_is_refused_untouched,
 );
 
@@ -854,16 +855,49 @@ fn a_failed_write_commits_nothing(place: &Place) {
 fn a_newer_schema_version_is_refused_untouched(place: &Place) {
     drop(place.open());
     match place {
-        Place::Sqlite(_) => place.raw("PRAGMA user_version = 3"),
-        Place::Postgres(_) => place.raw("UPDATE cronq_schema SET version = 3"),
+        Place::Sqlite(_) => place.raw("PRAGMA user_version = 4"),
+        Place::Postgres(_) => place.raw("UPDATE cronq_schema SET version = 4"),
     }
     let tables = place.tables();
     let message = format!("{:#}", place.try_open(NOW).err().unwrap());
     assert!(
-        message.contains("was written by a newer cronq (schema version 3; this cronq knows 2); upgrade cronq. The database was left untouched."),
+        message.contains("was written by a newer cronq (schema version 4; this cronq knows 3); upgrade cronq. The database was left untouched."),
         "{message}"
     );
     assert_eq!(place.tables(), tables);
+}
+
+/// Version 3 added `runs.stop_requested` and `web_tokens`: a database of version 2 gets
+/// them when it is opened, keeping its rows.
+fn a_version_2_schema_is_upgraded_in_place(place: &Place) {
+    let db = place.open();
+    db.write(|tx| jobs::insert(tx, &command_job("kept", None), NOW))
+        .unwrap();
+    drop(db);
+    place.raw("DROP TABLE web_tokens; ALTER TABLE runs DROP COLUMN stop_requested");
+    match place {
+        Place::Sqlite(_) => place.raw("PRAGMA user_version = 2"),
+        Place::Postgres(_) => place.raw("UPDATE cronq_schema SET version = 2"),
+    }
+    let db = place.open();
+    assert!(jobs::get(db.conn(), "kept").unwrap().is_some());
+    db.write(|tx| cronq::store::tokens::insert(tx, "t", "read", "00", NOW))
+        .unwrap();
+    let id = db
+        .write(|tx| runs::insert_request(tx, &request("kept", NOW, 0), NOW))
+        .unwrap();
+    assert!(
+        !db.write(|tx| runs::request_stop(tx, id, NOW)).unwrap(),
+        "a pending run cannot be stopped"
+    );
+    drop(db);
+    // Opened again, the version is the new one: nothing is upgraded twice.
+    assert_eq!(
+        cronq::store::tokens::list(place.open().conn())
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 fn a_foreign_database_is_refused_untouched(place: &Place) {

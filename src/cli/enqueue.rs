@@ -4,9 +4,9 @@
 use super::output::emit;
 use super::run_job::{check_environment_sizes, non_blank, Target};
 use super::{find_job, Context};
+use crate::control::max_attempts;
 use crate::error::usage;
 use crate::limits::{shorten, MAX_LINE_BYTES};
-use crate::settings::Settings;
 use crate::store::jobs::Job;
 use crate::store::runs::{self, Request};
 use crate::store::sql::Conn;
@@ -105,10 +105,6 @@ fn read_lines(mut input: impl BufRead) -> Result<Vec<String>> {
         })?;
         lines.push(line);
     }
-}
-
-fn max_attempts(job: &Job, settings: &Settings) -> i64 {
-    1 + job.retries.unwrap_or(settings.job_retries)
 }
 
 /// Queues every line's run; the first bad line fails the whole batch.

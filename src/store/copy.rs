@@ -20,7 +20,7 @@ const JOB_BOOLEANS: [usize; 2] = [11, 12];
 const RUN_COLUMNS: &str = "id, job, slot, status, priority, due_at, attempt, max_attempts, \
     target_id, target_type, data, created_at, claimed_at, started_at, finished_at, \
     duration_ms, exit_code, error, output, owner_host, owner_boot_id, owner_pid, \
-    owner_started, pgid, pgid_started, claim, started_boot, interruptions";
+    owner_started, pgid, pgid_started, claim, started_boot, interruptions, stop_requested";
 /// Where `output` stands: bytes in PostgreSQL, text or a blob in SQLite.
 const RUN_OUTPUT: usize = 18;
 
@@ -72,6 +72,18 @@ pub fn sqlite_to_postgres(from: &Store, to: &Store) -> Result<Copied> {
                 params![&row.text(0)?, &row.text(1)?],
             )?;
             copied.settings += 1;
+        }
+        // The web screens' tokens keep working: only their hashes are stored.
+        for row in source.query(
+            "SELECT name, role, hash, created_at, last_used FROM web_tokens ORDER BY name",
+            &[],
+        )? {
+            let values: Vec<Value> = row.0.iter().map(value).collect();
+            target.execute(
+                "INSERT INTO web_tokens (name, role, hash, created_at, last_used) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &values,
+            )?;
         }
         let insert_run = insert_sql("runs", RUN_COLUMNS);
         let select_runs =

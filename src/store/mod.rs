@@ -11,6 +11,7 @@ pub mod runs;
 pub mod settings;
 pub mod sql;
 pub mod sqlite;
+pub mod tokens;
 pub mod vanished;
 
 use crate::params;

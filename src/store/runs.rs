@@ -390,6 +390,21 @@ pub fn output_of(db: &dyn Conn, id: i64) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Which runs to list: each field that is set narrows the list.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub job: Option<String>,
+    pub status: Option<RunStatus>,
+    /// The run's `target_id`, exactly.
+    pub target: Option<String>,
+    /// The host that claimed it, exactly.
+    pub host: Option<String>,
+    /// Due at or after this time.
+    pub since: Option<Timestamp>,
+    /// Due before this time.
+    pub until: Option<Timestamp>,
+}
+
 /// Runs, newest first, optionally of one job and one status.
 pub fn list(
     db: &dyn Conn,
@@ -397,13 +412,89 @@ pub fn list(
     status: Option<RunStatus>,
     limit: i64,
 ) -> Result<Vec<Run>> {
+    let filter = Filter {
+        job: job.map(str::to_string),
+        status,
+        ..Filter::default()
+    };
+    search(db, &filter, limit)
+}
+
+/// The newest `limit` runs that pass `filter`, newest first.
+pub fn search(db: &dyn Conn, filter: &Filter, limit: i64) -> Result<Vec<Run>> {
     db.query(
         db.sql().list_runs,
-        params![job, status.map(|s| s.as_str()), limit],
+        params![
+            &filter.job,
+            filter.status.map(|s| s.as_str()),
+            limit,
+            &filter.target,
+            &filter.host,
+            filter.since,
+            filter.until,
+        ],
     )?
     .iter()
     .map(from_row)
     .collect()
+}
+
+/// Asks the runner of a running run to stop it: its claim check, every 10 s, sees the
+/// request, stops the job and records the run failed. False when the run is not running
+/// or a stop was asked for already.
+pub fn request_stop(db: &dyn Conn, id: i64, now: Timestamp) -> Result<bool> {
+    Ok(db.execute(db.sql().request_stop, params![id, now])? == 1)
+}
+
+/// Ends a pending run unrun, as `skipped` with `reason`. False when it is not pending
+/// (a pass claimed it meanwhile, or it ended).
+pub fn cancel_pending(db: &dyn Conn, id: i64, reason: &str, now: Timestamp) -> Result<bool> {
+    Ok(db.execute(db.sql().cancel_pending, params![id, reason, now])? == 1)
+}
+
+/// A finished run's result, as the jobs list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentResult {
+    pub id: i64,
+    pub status: RunStatus,
+    pub duration_ms: Option<i64>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// The newest `limit` results (success or failed) of `job`, newest first: one probe of
+/// the (job, id) index.
+pub fn recent_results_of(db: &dyn Conn, job: &str, limit: i64) -> Result<Vec<RecentResult>> {
+    db.query(db.sql().recent_results_of, params![job, limit])?
+        .iter()
+        .map(|row| {
+            Ok(RecentResult {
+                id: row.int(0)?,
+                status: row.parse(1)?,
+                duration_ms: row.opt_int(2)?,
+                finished_at: row.opt_int(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Successes and failures per hour since `since`: (hour as Unix seconds / 3600,
+/// successes, failures), oldest first, hours without results left out.
+pub fn hourly_results(db: &dyn Conn, since: Timestamp) -> Result<Vec<(i64, i64, i64)>> {
+    let mut hours: Vec<(i64, i64, i64)> = Vec::new();
+    for row in db.query(db.sql().hourly_results, params![since])? {
+        let (hour, status, count) = (row.int(0)?, row.text(1)?, row.int(2)?);
+        if hours.last().map(|h| h.0) != Some(hour) {
+            hours.push((hour, 0, 0));
+        }
+        // Just pushed when it was missing.
+        let last = hours.last_mut().ok_or_else(|| anyhow::anyhow!("no hour"))?;
+        if status == "success" {
+            last.1 += count;
+        } else {
+            last.2 += count;
+        }
+    }
+    Ok(hours)
 }
 
 pub fn job_has_runs(db: &dyn Conn, job: &str) -> Result<bool> {

@@ -202,6 +202,16 @@ pub struct Sql {
     pub job_has_runs: &'static str,
     pub delete_pending_of: &'static str,
     pub run_counts: &'static str,
+    pub request_stop: &'static str,
+    pub cancel_pending: &'static str,
+    pub recent_results_of: &'static str,
+    pub hourly_results: &'static str,
+    // The web screens' tokens.
+    pub insert_token: &'static str,
+    pub tokens: &'static str,
+    pub delete_token: &'static str,
+    pub token_by_hash: &'static str,
+    pub touch_token: &'static str,
     // Settings.
     pub settings: &'static str,
     pub set_setting: &'static str,

@@ -16,8 +16,25 @@ use std::time::Duration;
 
 /// The version `schema.postgres.sql` creates, kept in the one row of `cronq_schema`. The
 /// same number as SQLite's `user_version`: the tables and columns are the same.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = include_str!("../../../schema.postgres.sql");
+
+/// The first version cronq wrote to PostgreSQL; no older one exists there.
+const FIRST_VERSION: i64 = 2;
+
+/// How a database of each older version becomes the next one: `MIGRATIONS[v - 2]` takes
+/// version `v` to `v + 1`. They run in one transaction under the advisory lock.
+const MIGRATIONS: [&str; (SCHEMA_VERSION - FIRST_VERSION) as usize] = [
+    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens.
+    "ALTER TABLE runs ADD COLUMN stop_requested BIGINT;
+     CREATE TABLE web_tokens (
+         name       TEXT PRIMARY KEY,
+         role       TEXT NOT NULL CHECK (role IN ('read', 'operator')),
+         hash       TEXT NOT NULL UNIQUE,
+         created_at BIGINT NOT NULL,
+         last_used  BIGINT
+     );",
+];
 
 /// The key of cronq's advisory lock: "cronq" in ASCII, then 0x000001. Advisory locks are
 /// per database, so cronq databases on one server do not wait for each other.
@@ -75,6 +92,7 @@ impl Database {
             writing: Cell::new(false),
         };
         match db.stored_version()? {
+            Some(version) if (FIRST_VERSION..SCHEMA_VERSION).contains(&version) => db.migrate()?,
             Some(version) => db.check_version(version)?,
             None => db.create_schema(now)?,
         }
@@ -189,14 +207,35 @@ impl Database {
                  knows {SCHEMA_VERSION}); upgrade cronq. The database was left untouched."
             );
         }
-        if version < SCHEMA_VERSION {
-            // The first PostgreSQL schema is version 2; migrations start with version 3.
+        if version < FIRST_VERSION {
             bail!(
                 "{shown} says it has cronq schema version {version}, which no cronq writes to \
-                 PostgreSQL (the first is {SCHEMA_VERSION}); it was left untouched"
+                 PostgreSQL (the first is {FIRST_VERSION}); it was left untouched"
             );
         }
         Ok(())
+    }
+
+    /// Brings the schema up to `SCHEMA_VERSION` in one transaction under the advisory
+    /// lock: hosts that open an older database together upgrade it once, and a host whose
+    /// pass is writing waits for it.
+    fn migrate(&self) -> Result<()> {
+        let shown = self.conn.shown.clone();
+        self.transaction(|| {
+            let rows = self.conn.query("SELECT version FROM cronq_schema", &[])?;
+            let mut version = self.one_version(rows)?;
+            while (FIRST_VERSION..SCHEMA_VERSION).contains(&version) {
+                // The range check above keeps the index within MIGRATIONS.
+                let step = MIGRATIONS[(version - FIRST_VERSION) as usize];
+                self.conn.batch(step)?;
+                version += 1;
+                log::info!("{shown}: schema upgraded to version {version}");
+            }
+            self.check_version(version)?;
+            self.conn
+                .execute("UPDATE cronq_schema SET version = $1", params![version])?;
+            Ok(())
+        })
     }
 
     /// Creates the schema, the built-in jobs and the version in one transaction under the

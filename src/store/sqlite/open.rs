@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The version `schema.sql` creates; kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = include_str!("../../../schema.sql");
 
 /// How a database of each older version becomes the next one: `MIGRATIONS[v - 1]` takes
@@ -28,6 +28,15 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
      ALTER TABLE runs ADD COLUMN started_boot INTEGER;
      ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN last_host TEXT;",
+    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens.
+    "ALTER TABLE runs ADD COLUMN stop_requested INTEGER;
+     CREATE TABLE web_tokens (
+         name       TEXT PRIMARY KEY,
+         role       TEXT NOT NULL CHECK (role IN ('read', 'operator')),
+         hash       TEXT NOT NULL UNIQUE,
+         created_at INTEGER NOT NULL,
+         last_used  INTEGER
+     ) WITHOUT ROWID;",
 ];
 
 /// How long a statement waits for another invocation's write transaction, in attempts

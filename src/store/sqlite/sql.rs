@@ -98,11 +98,27 @@ pub static SQL: Sql = Sql {
         "SELECT ",
         run_columns!(),
         " FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) \
+         AND (?4 IS NULL OR target_id = ?4) AND (?5 IS NULL OR owner_host = ?5) \
+         AND (?6 IS NULL OR due_at >= ?6) AND (?7 IS NULL OR due_at < ?7) \
          ORDER BY id DESC LIMIT ?3"
     ),
     job_has_runs: "SELECT count(*) FROM (SELECT 1 FROM runs WHERE job = ?1 LIMIT 1)",
     delete_pending_of: "DELETE FROM runs WHERE job = ?1 AND status = 'pending'",
     run_counts: "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status",
+    request_stop: "UPDATE runs SET stop_requested = ?2 \
+        WHERE id = ?1 AND status = 'running' AND stop_requested IS NULL",
+    cancel_pending: "UPDATE runs SET status = 'skipped', error = ?2, finished_at = ?3 \
+        WHERE id = ?1 AND status = 'pending'",
+    recent_results_of: "SELECT id, status, duration_ms, finished_at FROM runs \
+        WHERE job = ?1 AND status IN ('success', 'failed') ORDER BY id DESC LIMIT ?2",
+    hourly_results: "SELECT finished_at / 3600, status, count(*) FROM runs \
+        WHERE finished_at >= ?1 AND status IN ('success', 'failed') GROUP BY 1, 2 ORDER BY 1, 2",
+
+    insert_token: "INSERT INTO web_tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    tokens: "SELECT name, role, created_at, last_used FROM web_tokens ORDER BY name",
+    delete_token: "DELETE FROM web_tokens WHERE name = ?1",
+    token_by_hash: "SELECT name, role, created_at, last_used FROM web_tokens WHERE hash = ?1",
+    touch_token: "UPDATE web_tokens SET last_used = ?2 WHERE name = ?1",
 
     settings: "SELECT key, value FROM settings",
     set_setting: "INSERT INTO settings (key, value) VALUES (?1, ?2) \

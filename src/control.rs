@@ -1,0 +1,112 @@
+//! What an operator does to jobs and runs by hand, from the command line or the web
+//! screens: run a job now, retry a failed run, cancel a pending one, stop a running one.
+//! Each is one write transaction's work; a refusal is a usage error that says why and
+//! what to do instead.
+
+use crate::error::usage;
+use crate::job::RunStatus;
+use crate::settings::Settings;
+use crate::store::jobs::Job;
+use crate::store::runs::{self, Request, Run};
+use crate::store::sql::Conn;
+use crate::time::Timestamp;
+use anyhow::Result;
+
+/// How many attempts a new run of `job` gets: its own retries or the setting's, plus one.
+pub fn max_attempts(job: &Job, settings: &Settings) -> i64 {
+    1 + job.retries.unwrap_or(settings.job_retries)
+}
+
+/// Queues a run of `job` due `now`, for the next pass; returns its id. A job that
+/// requires a target cannot run without one: queue it with `cronq enqueue`.
+pub fn run_now(tx: &dyn Conn, job: &Job, now: Timestamp) -> Result<i64> {
+    if job.requires_target {
+        return Err(usage(format!(
+            "job '{}' requires a target: queue its runs with `cronq enqueue {} --target-id=ID`",
+            job.name, job.name
+        )));
+    }
+    let settings = crate::store::settings::load(tx)?;
+    let request = Request {
+        job: job.name.clone(),
+        due_at: now,
+        max_attempts: max_attempts(job, &settings),
+        ..Request::default()
+    };
+    runs::insert_request(tx, &request, now)
+}
+
+/// Queues a new run with the target and data of the failed (or skipped, or missed) run
+/// `id`, due `now`; returns the new run's id. The old run stays as it was: history is
+/// never rewritten, and a slot keeps its one row.
+pub fn retry(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<i64> {
+    let run = existing(tx, id)?;
+    if !matches!(
+        run.status,
+        RunStatus::Failed | RunStatus::Skipped | RunStatus::Missed
+    ) {
+        return Err(usage(format!(
+            "run {id} is {}; only a failed, skipped or missed run can be retried",
+            run.status
+        )));
+    }
+    let Some(job) = crate::store::jobs::get(tx, &run.job)? else {
+        return Err(usage(format!(
+            "run {id}'s job '{}' was removed; add it again to run it",
+            run.job
+        )));
+    };
+    let settings = crate::store::settings::load(tx)?;
+    let request = Request {
+        job: run.job.clone(),
+        target_id: run.target_id.clone(),
+        target_type: run.target_type.clone(),
+        data: run.data.clone(),
+        due_at: now,
+        priority: run.priority,
+        max_attempts: max_attempts(&job, &settings),
+    };
+    runs::insert_request(tx, &request, now)
+}
+
+/// Ends the pending run `id` without running it: recorded `skipped`, with who ended it.
+pub fn cancel(tx: &dyn Conn, id: i64, by: &str, now: Timestamp) -> Result<()> {
+    let run = existing(tx, id)?;
+    if run.status != RunStatus::Pending {
+        return Err(usage(format!(
+            "run {id} is {}; only a pending run can be canceled{}",
+            run.status,
+            if run.status == RunStatus::Running {
+                " (stop a running one instead)"
+            } else {
+                ""
+            }
+        )));
+    }
+    runs::cancel_pending(tx, id, &format!("canceled by {by}"), now)?;
+    Ok(())
+}
+
+/// Asks the host that runs the running run `id` to stop it. Its runner sees the request
+/// within 10 s, stops the job's process group and records the run failed, without a
+/// retry. Asking twice is not an error.
+pub fn stop(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<()> {
+    let run = existing(tx, id)?;
+    if run.status != RunStatus::Running {
+        return Err(usage(format!(
+            "run {id} is {}; only a running run can be stopped{}",
+            run.status,
+            if run.status == RunStatus::Pending {
+                " (cancel a pending one instead)"
+            } else {
+                ""
+            }
+        )));
+    }
+    runs::request_stop(tx, id, now)?;
+    Ok(())
+}
+
+fn existing(tx: &dyn Conn, id: i64) -> Result<Run> {
+    runs::get(tx, id)?.ok_or_else(|| usage(format!("no run with id {id} (see `cronq runs`)")))
+}
