@@ -367,6 +367,8 @@ fn a_version_1_database_is_upgraded_in_place() {
              ALTER TABLE runs DROP COLUMN started_boot;
              ALTER TABLE runs DROP COLUMN interruptions;
              ALTER TABLE jobs DROP COLUMN last_host;
+             ALTER TABLE runs DROP COLUMN stop_requested;
+             DROP TABLE web_tokens;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -377,7 +379,7 @@ fn a_version_1_database_is_upgraded_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let claim: i64 = conn
         .query_row("SELECT claim FROM runs WHERE id = ?1", [id], |row| {
             row.get(0)
