@@ -15,6 +15,7 @@ pub mod crontab;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod health;
 pub mod heartbeat;
 pub mod job;
 pub mod limits;
