@@ -6,11 +6,60 @@
 use crate::error::usage;
 use crate::job::RunStatus;
 use crate::settings::Settings;
-use crate::store::jobs::Job;
+use crate::store::jobs::{self, Definition, Job};
 use crate::store::runs::{self, Request, Run};
 use crate::store::sql::Conn;
 use crate::time::Timestamp;
 use anyhow::Result;
+
+/// The rules of a job's definition that span several of its fields (each field was
+/// checked on its own when it was read).
+pub fn check_definition(def: &Definition) -> Result<()> {
+    if def.requires_target && def.schedule.is_some() {
+        return Err(usage(format!(
+            "job '{}' requires a target, so it cannot have a schedule (a slot has no target): \
+             queue its runs with `cronq enqueue {} --target-id=ID`",
+            def.name, def.name
+        )));
+    }
+    Ok(())
+}
+
+/// Adds the job `def` describes; its schedule starts at `now`.
+pub fn add(tx: &dyn Conn, def: &Definition, now: Timestamp) -> Result<()> {
+    check_definition(def)?;
+    if jobs::get(tx, &def.name)?.is_some() {
+        return Err(usage(format!(
+            "job '{}' already exists; change it with `cronq edit {}`",
+            def.name, def.name
+        )));
+    }
+    jobs::insert(tx, def, now)
+}
+
+/// Removes a job and its queued runs (its history stays); returns how many queued runs
+/// went with it. A built-in job cannot be removed, only disabled.
+pub fn remove(tx: &dyn Conn, job: &Job) -> Result<usize> {
+    if job.builtin.as_deref() == Some(job.name.as_str()) {
+        return Err(usage(format!(
+            "'{}' is built in and cannot be removed; stop its schedule with `cronq disable {}`",
+            job.name, job.name
+        )));
+    }
+    let dropped = runs::delete_pending_of(tx, &job.name)?;
+    jobs::delete(tx, job.id)?;
+    Ok(dropped)
+}
+
+/// Starts (from `now`) or stops a job's schedule; nothing to do when it already is so.
+pub fn set_active(tx: &dyn Conn, job: &Job, active: bool, now: Timestamp) -> Result<()> {
+    if job.active == active {
+        return Ok(());
+    }
+    let mut def = job.definition();
+    def.active = active;
+    jobs::update(tx, job, &def, now)
+}
 
 /// How many attempts a new run of `job` gets: its own retries or the setting's, plus one.
 pub fn max_attempts(job: &Job, settings: &Settings) -> i64 {
@@ -50,7 +99,7 @@ pub fn retry(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<i64> {
             run.status
         )));
     }
-    let Some(job) = crate::store::jobs::get(tx, &run.job)? else {
+    let Some(job) = jobs::get(tx, &run.job)? else {
         return Err(usage(format!(
             "run {id}'s job '{}' was removed; add it again to run it",
             run.job

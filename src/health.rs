@@ -25,7 +25,6 @@ pub struct RunProblem {
 /// Everything `status` reports.
 #[derive(Clone, Debug)]
 pub struct Health {
-    pub now: Timestamp,
     /// Each problem in words, with what to do about it; empty when all is well.
     pub problems: Vec<String>,
     /// The newest pass of any host.
@@ -48,11 +47,33 @@ impl Health {
     pub fn healthy(&self) -> bool {
         self.problems.is_empty()
     }
+}
 
-    /// No pass ran for `PASS_TOO_OLD` seconds, or none ever: the CRM's "cron is not
-    /// running" notice.
-    pub fn passes_stopped(&self) -> bool {
-        self.last_pass.is_none_or(|t| self.now - t > PASS_TOO_OLD)
+/// The newest pass of any host: on a shared database every host's passes count, as the
+/// hosts table says; on a file the lock file's time is the heartbeat.
+pub fn last_pass(store: &Store) -> Result<Option<Timestamp>> {
+    last_pass_of(store.location(), &store.hosts()?)
+}
+
+fn last_pass_of(location: &Location, hosts: &[Host]) -> Result<Option<Timestamp>> {
+    Ok(match location {
+        Location::File(_) => heartbeat::last(&location.local_base()?),
+        Location::Postgres(_) => hosts.iter().map(|h| h.last_seen).max(),
+    })
+}
+
+/// The banner every web page shows when passes stopped, from the same rule as `status`.
+pub fn stopped_passes_notice(last_pass: Option<Timestamp>, now: Timestamp) -> Option<String> {
+    match last_pass {
+        None => Some(
+            "No pass has run yet: cron is not running `cronq run` (see `cronq crontab`)."
+                .to_string(),
+        ),
+        Some(t) if now - t > PASS_TOO_OLD => Some(format!(
+            "No pass has run for {}: cron is not running `cronq run`.",
+            human_duration(now - t)
+        )),
+        Some(_) => None,
     }
 }
 
@@ -62,13 +83,8 @@ pub fn check(store: &Store, now: Timestamp) -> Result<Health> {
     let conn = store.conn();
     let settings = store::settings::load(conn)?;
 
-    // On a shared database every host's passes count, as the hosts table says; on a file
-    // the lock file's time is the heartbeat.
     let hosts = store.hosts()?;
-    let last_pass = match location {
-        Location::File(_) => heartbeat::last(&location.local_base()?),
-        Location::Postgres(_) => hosts.iter().map(|h| h.last_seen).max(),
-    };
+    let last_pass = last_pass_of(location, &hosts)?;
     let mut problems = Vec::new();
     for host in &hosts {
         if now - host.last_seen > PASS_TOO_OLD {
@@ -146,7 +162,6 @@ pub fn check(store: &Store, now: Timestamp) -> Result<Health> {
     }
 
     Ok(Health {
-        now,
         problems,
         last_pass,
         counts: runs::counts(conn)?,

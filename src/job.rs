@@ -16,6 +16,11 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Seconds a job's own timeout may be: one second to a year.
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=31_536_000;
+/// How many retries a job may have.
+pub const RETRIES_RANGE: std::ops::RangeInclusive<i64> = 0..=100;
+
 /// What a pass does with slots that were missed while cronq was not running (design §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Catchup {

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod files;
 pub mod health;
 pub mod heartbeat;
+pub mod in_words;
 pub mod job;
 pub mod limits;
 pub mod lock;
@@ -33,3 +34,5 @@ pub mod store;
 pub mod system_zone;
 pub mod time;
 pub mod timetable;
+#[cfg(feature = "web")]
+pub mod web;

@@ -138,6 +138,11 @@ pub fn key(name: &str) -> Result<&'static Key, SettingError> {
 }
 
 impl Key {
+    /// The inclusive range of a number; `None` for a boolean.
+    pub fn range(&self) -> Option<(i64, i64)> {
+        self.range
+    }
+
     /// Checks `value` and returns it in its canonical spelling.
     pub fn validate(&self, value: &str) -> Result<String, SettingError> {
         match self.range {

@@ -19,10 +19,10 @@ pub struct JobOptions {
     #[arg(long, value_name = "ZONE", value_parser = Shortened(parse_zone))]
     tz: Option<String>,
     /// Seconds a run may take before its process group is killed [default: setting job_timeout]
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(crate::job::TIMEOUT_RANGE))]
     timeout: Option<i64>,
     /// Retries after a failed attempt, with backoff from 60 s [default: setting job_retries]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..=100))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(crate::job::RETRIES_RANGE))]
     retries: Option<i64>,
     /// Slots missed while cronq was not running: latest (run the newest), all, skip [default: latest]
     #[arg(long, value_name = "POLICY")]
@@ -110,18 +110,10 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         requires_target: o.requires_target,
         active: !args.inactive,
     };
-    check(&def)?;
+    crate::control::check_definition(&def)?;
     let store = context.open()?;
     let now = context.clock.now();
-    store.write(|tx| {
-        if jobs::get(tx, &def.name)?.is_some() {
-            return Err(usage(format!(
-                "job '{}' already exists; change it with `cronq edit {}`",
-                def.name, def.name
-            )));
-        }
-        jobs::insert(tx, &def, now)
-    })?;
+    store.write(|tx| crate::control::add(tx, &def, now))?;
     Ok(0)
 }
 
@@ -158,22 +150,10 @@ pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
         } else if args.no_requires_target {
             def.requires_target = false;
         }
-        check(&def)?;
+        crate::control::check_definition(&def)?;
         jobs::update(tx, &job, &def, now)
     })?;
     Ok(0)
-}
-
-/// Rules that span several options.
-fn check(def: &Definition) -> Result<()> {
-    if def.requires_target && def.schedule.is_some() {
-        return Err(usage(format!(
-            "job '{}' requires a target, so it cannot have a schedule (a slot has no target): \
-             queue its runs with `cronq enqueue {} --target-id=ID`",
-            def.name, def.name
-        )));
-    }
-    Ok(())
 }
 
 /// The words after `--`, joined with single spaces; `None` when there are none.

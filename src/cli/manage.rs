@@ -1,8 +1,7 @@
 //! `cronq remove`, `cronq enable`, `cronq disable`.
 
 use super::{find_job, Context};
-use crate::error::usage;
-use crate::store::{jobs, runs};
+use crate::control;
 use anyhow::Result;
 
 #[derive(clap::Args)]
@@ -13,18 +12,7 @@ pub struct Args {
 
 pub fn remove(args: Args, context: &Context) -> Result<u8> {
     let store = context.open()?;
-    let dropped = store.write(|tx| {
-        let job = find_job(tx, &args.name)?;
-        if job.builtin.as_deref() == Some(job.name.as_str()) {
-            return Err(usage(format!(
-                "'{}' is built in and cannot be removed; stop its schedule with `cronq disable {}`",
-                job.name, job.name
-            )));
-        }
-        let dropped = runs::delete_pending_of(tx, &job.name)?;
-        jobs::delete(tx, job.id)?;
-        Ok(dropped)
-    })?;
+    let dropped = store.write(|tx| control::remove(tx, &find_job(tx, &args.name)?))?;
     if dropped > 0 {
         log::info!("removed job {} and {dropped} queued run(s)", args.name);
     }
@@ -34,14 +22,6 @@ pub fn remove(args: Args, context: &Context) -> Result<u8> {
 pub fn set_active(args: Args, context: &Context, active: bool) -> Result<u8> {
     let store = context.open()?;
     let now = context.clock.now();
-    store.write(|tx| {
-        let job = find_job(tx, &args.name)?;
-        if job.active == active {
-            return Ok(());
-        }
-        let mut def = job.definition();
-        def.active = active;
-        jobs::update(tx, &job, &def, now)
-    })?;
+    store.write(|tx| control::set_active(tx, &find_job(tx, &args.name)?, active, now))?;
     Ok(0)
 }

@@ -6,13 +6,13 @@ mod completions;
 mod copy;
 mod daemon;
 mod enqueue;
-mod escape;
+pub mod escape;
 mod execute_run;
 mod import;
 mod jobs;
 mod manage;
 mod next;
-mod output;
+pub mod output;
 mod print_crontab;
 mod resolve;
 mod run;
@@ -21,6 +21,10 @@ mod runs;
 mod settings;
 mod shortened;
 mod status;
+#[cfg(feature = "web")]
+mod token;
+#[cfg(feature = "web")]
+mod web;
 
 use crate::error::{exit_code, usage};
 use crate::limits::shorten;
@@ -103,6 +107,12 @@ enum Command {
     Resolve(resolve::Args),
     /// Copy this SQLite database's jobs, settings and history into a new PostgreSQL one
     Copy(copy::Args),
+    /// Serve the admin screens in the browser (loopback only unless tokens are made)
+    #[cfg(feature = "web")]
+    Web(web::Args),
+    /// Make, list or remove the access tokens of `cronq web`
+    #[cfg(feature = "web")]
+    Token(token::Args),
     /// Print a shell completion script
     Completions(completions::Args),
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
@@ -177,6 +187,10 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Import(args) => import::execute(args, &context),
         Command::Resolve(args) => resolve::execute(args, &context),
         Command::Copy(args) => copy::execute(args, &context),
+        #[cfg(feature = "web")]
+        Command::Web(args) => web::execute(args, &context),
+        #[cfg(feature = "web")]
+        Command::Token(args) => token::execute(args, &context),
         Command::Completions(args) => completions::execute(args),
     }
 }

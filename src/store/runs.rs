@@ -446,6 +446,14 @@ pub fn request_stop(db: &dyn Conn, id: i64, now: Timestamp) -> Result<bool> {
     Ok(db.execute(db.sql().request_stop, params![id, now])? == 1)
 }
 
+/// When an operator asked to stop run `id`, if one did.
+pub fn stop_requested_of(db: &dyn Conn, id: i64) -> Result<Option<Timestamp>> {
+    match db.query_opt(db.sql().stop_requested_of, params![id])? {
+        Some(row) => row.opt_int(0),
+        None => Ok(None),
+    }
+}
+
 /// Ends a pending run unrun, as `skipped` with `reason`. False when it is not pending
 /// (a pass claimed it meanwhile, or it ended).
 pub fn cancel_pending(db: &dyn Conn, id: i64, reason: &str, now: Timestamp) -> Result<bool> {

@@ -203,6 +203,7 @@ pub struct Sql {
     pub delete_pending_of: &'static str,
     pub run_counts: &'static str,
     pub request_stop: &'static str,
+    pub stop_requested_of: &'static str,
     pub cancel_pending: &'static str,
     pub recent_results_of: &'static str,
     pub hourly_results: &'static str,

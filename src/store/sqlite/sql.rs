@@ -107,6 +107,7 @@ pub static SQL: Sql = Sql {
     run_counts: "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status",
     request_stop: "UPDATE runs SET stop_requested = ?2 \
         WHERE id = ?1 AND status = 'running' AND stop_requested IS NULL",
+    stop_requested_of: "SELECT stop_requested FROM runs WHERE id = ?1",
     cancel_pending: "UPDATE runs SET status = 'skipped', error = ?2, finished_at = ?3 \
         WHERE id = ?1 AND status = 'pending'",
     recent_results_of: "SELECT id, status, duration_ms, finished_at FROM runs \
