@@ -17,7 +17,6 @@ pub mod exec;
 pub mod files;
 pub mod health;
 pub mod heartbeat;
-pub mod in_words;
 pub mod job;
 pub mod limits;
 pub mod lock;

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod postgres;
+pub mod web;
 
 use assert_cmd::Command;
 use serde_json::Value;
