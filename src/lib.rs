@@ -1,9 +1,10 @@
 //! cronq: a cron-driven background job runner. See README.md and docs/.
 //!
-//! The pure core (`schedule`, `plan`, `retry`, `settings`, `job`, `limits`) makes every
-//! decision from data; `store`, `lock`, `exec`, `owner`, `time` and `system_zone` are the
-//! edges to SQLite, files, processes, the clock and the system's settings; `pass` and `run`
-//! put them together; `cli` is the command line.
+//! The pure core (`schedule`, `in_words`, `plan`, `retry`, `settings`, `job`, `limits`)
+//! makes every decision from data, and `in_words` says a schedule in plain English;
+//! `store`, `lock`, `exec`, `owner`, `time` and `system_zone` are the edges to SQLite,
+//! files, processes, the clock and the system's settings; `pass` and `run` put them
+//! together; `cli` is the command line.
 
 // `print!` and `eprint!` panic when the write fails (a closed pipe): use
 // `cli::output::emit` for data and `cli::output::print_to_stderr` for messages.
@@ -17,6 +18,7 @@ pub mod exec;
 pub mod files;
 pub mod health;
 pub mod heartbeat;
+pub mod in_words;
 pub mod job;
 pub mod limits;
 pub mod lock;

@@ -242,6 +242,25 @@ impl Schedule {
         &self.source
     }
 
+    /// The five fields as written, a macro replaced by its expansion (`@daily` gives
+    /// `0 0 * * *`). For `in_words`, which describes the notation rather than the bitsets:
+    /// `*/15` and `0,15,30,45` hold the same bits but read differently, and the AND/OR rule
+    /// for the day fields depends on how they are written.
+    pub(crate) fn fields(&self) -> [&str; 5] {
+        let expanded = self
+            .source
+            .strip_prefix('@')
+            .and_then(macro_expansion)
+            .unwrap_or(self.source.as_str());
+        let mut fields = [""; 5];
+        // `parse` accepted exactly five fields, so every slot is filled.
+        let parts = expanded.split(SEPARATORS).filter(|part| !part.is_empty());
+        for (slot, part) in fields.iter_mut().zip(parts) {
+            *slot = part;
+        }
+        fields
+    }
+
     /// Whether the minute or hour field starts with `*`: such a job follows the wall clock at
     /// DST changes; any other is a fixed-time job, steps included (Debian's cron(8)). The
     /// rule looks at the first character only, as Debian's does, so that a crontab moved
