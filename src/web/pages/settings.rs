@@ -18,6 +18,9 @@ pub fn page(view: &View, current: &Settings, refused: Option<(&str, &str, &str)>
     };
     let content = html! {
         p.muted { "Changes apply from the next pass on every host." }
+        @if let Some((name, _, why)) = refused.filter(|(k, _, _)| !KEYS.iter().any(|key| key.name == *k)) {
+            p.error role="alert" { "Not saved: " (why) " (" (name) ")" }
+        }
         div #settings {
             @for key in KEYS {
                 @let value = value_of(&values, key.name);
