@@ -353,7 +353,9 @@ fn a_dropped_browser_leaves_nothing_behind() {
     );
     drop(browser);
     assert_eq!(processes_with(&needle), Vec::<u32>::new());
-    assert!(!profile.exists(), "{needle} outlived its browser");
+    // The profile's parent is the browser's HOME and TMPDIR as well.
+    let dir = profile.parent().unwrap();
+    assert!(!dir.exists(), "{} outlived its browser", dir.display());
 }
 
 /// Run alone by the test below, in a process of its own: starts a browser, prints its

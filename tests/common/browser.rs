@@ -84,8 +84,8 @@ pub struct Browser {
     port: u16,
     /// Empty until the session exists, so that a failed start still cleans up.
     session: String,
-    /// The profile (`--user-data-dir`), the driver's log and the browser's `HOME`;
-    /// removed after both have quit, as fields drop after `Drop::drop`.
+    /// The profile (`--user-data-dir`), the driver's log and the browser's `HOME` and
+    /// `TMPDIR`; removed after both have quit, as fields drop after `Drop::drop`.
     dir: tempfile::TempDir,
 }
 
@@ -596,7 +596,9 @@ impl fmt::Debug for Element<'_> {
 /// and then the port it got is taken on the other one ("bind() failed: Address already
 /// in use", then "IPv4 port not available. Exiting..."); then we start another. Its own
 /// process group lets Drop and the watchdog end it together with the chromium it
-/// starts. HOME is `dir`, so that chromium leaves nothing in the real one.
+/// starts. HOME and TMPDIR are `dir`, so that chromium leaves nothing in the real ones
+/// (it keeps a directory for its singleton socket in TMPDIR, which it does not always
+/// get to remove when killed).
 fn start_driver(dir: &Path) -> (Child, u16) {
     const ATTEMPTS: u32 = 5;
     let log_path = dir.join("chromedriver.log");
@@ -605,6 +607,7 @@ fn start_driver(dir: &Path) -> (Child, u16) {
         let mut driver = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .env("HOME", dir)
+            .env("TMPDIR", dir)
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_CACHE_HOME")
             .stdin(Stdio::null())
