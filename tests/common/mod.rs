@@ -2,6 +2,7 @@
 //! clock, RFC 3339 times, and the runs as `cronq runs --json` shows them.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod browser;
 pub mod postgres;
 pub mod web;
 
