@@ -350,6 +350,13 @@ fn a_job_is_changed_disabled_enabled_and_removed(backend: Backend) {
         "/jobs/nightly"
     );
     assert_eq!(site.job("nightly").unwrap()["status"], "active");
+    // From the list of jobs, the browser comes back to the list; nowhere else.
+    let from_list = site.web.post("/jobs/nightly/disable", &[("back", "list")]);
+    assert_eq!(from_list.location(), "/jobs");
+    let elsewhere = site
+        .web
+        .post("/jobs/nightly/enable", &[("back", "https://evil.example/")]);
+    assert_eq!(elsewhere.location(), "/jobs/nightly");
     // A built-in job cannot be removed: the page says why.
     let builtin = site.web.post("/jobs/Cleanup/remove", &[]);
     assert_eq!(builtin.status, 409);

@@ -207,20 +207,22 @@ pub fn post(site: &Site, request: &Request) -> Result<Reply> {
         ["jobs", name] => return edit_job(site, request, name),
         ["jobs", name, action] => {
             let name = name.to_string();
-            let done =
-                store.write(|tx| {
-                    let job = crate::cli::find_job(tx, &name)?;
-                    match *action {
-                        "run" => control::run_now(tx, &job, now).map(|id| format!("/runs/{id}")),
-                        "enable" => control::set_active(tx, &job, true, now)
-                            .map(|()| format!("/jobs/{name}")),
-                        "disable" => control::set_active(tx, &job, false, now)
-                            .map(|()| format!("/jobs/{name}")),
-                        "remove" => control::remove(tx, &job).map(|_| "/jobs".to_string()),
-                        _ => Err(crate::error::usage("there is no such action")),
-                    }
-                });
-            done
+            // Enable and disable from the list go back to the list; only that one value
+            // is honoured, so no form can send the browser elsewhere.
+            let page = match request.form("back") {
+                Some("list") => "/jobs".to_string(),
+                _ => format!("/jobs/{name}"),
+            };
+            store.write(|tx| {
+                let job = crate::cli::find_job(tx, &name)?;
+                match *action {
+                    "run" => control::run_now(tx, &job, now).map(|id| format!("/runs/{id}")),
+                    "enable" => control::set_active(tx, &job, true, now).map(|()| page),
+                    "disable" => control::set_active(tx, &job, false, now).map(|()| page),
+                    "remove" => control::remove(tx, &job).map(|_| "/jobs".to_string()),
+                    _ => Err(crate::error::usage("there is no such action")),
+                }
+            })
         }
         ["runs", id, action] => {
             let Ok(id) = id.parse::<i64>() else {

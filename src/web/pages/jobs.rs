@@ -1,7 +1,7 @@
 //! Scheduled Jobs: every job with its schedule in notation and in words, its next slots,
 //! its last results as a row of marks, and the forms to add and change jobs.
 
-use super::{action_button, duration, layout, time, Section, View};
+use super::{action_button, duration, layout, list_action_button, time, Section, View};
 use crate::job::{Catchup, Overlap};
 use crate::store::jobs::Job;
 use crate::store::runs::{RecentResult, Run};
@@ -81,30 +81,30 @@ fn job_row(view: &View, row: &JobRow) -> Markup {
     let href = format!("/jobs/{}", job.name);
     html! {
         tr data-job=(job.name) {
-            td { a href=(href) { (job.name) } br; small.muted { (what_it_runs(job)) } }
-            td {
+            td data-label="Job" { a href=(href) { (job.name) } br; small.muted { (what_it_runs(job)) } }
+            td data-label="Schedule" {
                 code { (job.schedule.as_deref().unwrap_or("–")) }
                 @if job.schedule.is_some() { " " small.muted { "(" (job.tz) ")" } }
                 br; small.words { (words(job)) }
             }
-            td.next {
+            td.next data-label="Next" {
                 @for (i, slot) in next_slots(job, 2).iter().enumerate() {
                     @if i > 0 { br; small.muted { "then " (time(view.now, *slot)) } }
                     @else { (time(view.now, *slot)) }
                 }
                 @if job.next_slot.is_none() { "–" }
             }
-            td { (marks(&row.recent)) }
-            td { @if job.active { span.badge.on { "active" } } @else { span.badge.off { "inactive" } } }
+            td data-label="Last results" { (marks(&row.recent)) }
+            td data-label="Status" { @if job.active { span.badge.on { "active" } } @else { span.badge.off { "inactive" } } }
             @if view.may_act() {
                 td.row-actions {
                     @if !job.requires_target {
                         (action_button(&format!("{href}/run"), "Run now", None))
                     }
                     @if job.active {
-                        (action_button(&format!("{href}/disable"), "Disable", None))
+                        (list_action_button(&format!("{href}/disable"), "Disable"))
                     } @else {
-                        (action_button(&format!("{href}/enable"), "Enable", None))
+                        (list_action_button(&format!("{href}/enable"), "Enable"))
                     }
                 }
             }

@@ -78,6 +78,12 @@ pub fn layout(view: &View, section: Section, title: &str, content: Markup) -> Ma
                     h1 { (title) }
                     (content)
                 }
+                footer {
+                    small.muted {
+                        "Times are in your browser's zone (UTC when you hover over them). "
+                        "The server's time: " (format_time(view.now)) "."
+                    }
+                }
             }
         }
     }
@@ -135,6 +141,16 @@ pub fn action_button(action: &str, label: &str, confirm: Option<&str>) -> Markup
     html! {
         form.inline method="post" action=(action) {
             button type="submit" data-confirm=[confirm] { (label) }
+        }
+    }
+}
+
+/// The same from the list of jobs, which the browser comes back to afterwards.
+pub fn list_action_button(action: &str, label: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            input type="hidden" name="back" value="list";
+            button type="submit" { (label) }
         }
     }
 }

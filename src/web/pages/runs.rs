@@ -5,7 +5,7 @@ use super::{action_button, duration, layout, status, time, time_or_dash, Section
 use crate::cli::escape::{escape, LineBreaks};
 use crate::job::RunStatus;
 use crate::store::runs::{Filter, Run};
-use crate::time::{format_time, Timestamp};
+use crate::time::Timestamp;
 use maud::{html, Markup};
 
 /// The statuses a filter offers.
@@ -78,16 +78,16 @@ pub fn table(view: &View, runs: &[Run]) -> Markup {
                 tbody {
                     @for run in runs {
                         tr data-run=(run.id) {
-                            td { a href={ "/runs/" (run.id) } { (run.id) } }
-                            td { a href={ "/jobs/" (run.job) } { (run.job) } }
-                            td { (status(run.status)) }
-                            td { (target(run)) }
-                            td { (time(view.now, run.due_at)) }
-                            td { (run.duration_ms.map(duration).unwrap_or_else(|| "–".to_string())) }
-                            td { (run.attempt) "/" (run.max_attempts) }
-                            td { (run.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "–".to_string())) }
-                            td { (run.host.as_deref().unwrap_or("–")) }
-                            td.reason { (run.error.as_deref().map(one_line).unwrap_or_default()) }
+                            td data-label="Run" { a href={ "/runs/" (run.id) } { (run.id) } }
+                            td data-label="Job" { a href={ "/jobs/" (run.job) } { (run.job) } }
+                            td data-label="Status" { (status(run.status)) }
+                            td data-label="Target" { (target(run)) }
+                            td data-label="Due" { (time(view.now, run.due_at)) }
+                            td data-label="Took" { (run.duration_ms.map(duration).unwrap_or_else(|| "–".to_string())) }
+                            td data-label="Attempt" { (run.attempt) "/" (run.max_attempts) }
+                            td data-label="Exit" { (run.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "–".to_string())) }
+                            td data-label="Host" { (run.host.as_deref().unwrap_or("–")) }
+                            td.reason data-label="Reason" { (run.error.as_deref().map(one_line).unwrap_or_default()) }
                         }
                     }
                 }
@@ -160,7 +160,6 @@ pub fn detail(view: &View, run: &Run, output: &[u8], stop_requested: Option<Time
             p.muted { "The last 64 KiB of the last attempt's standard output and error, control characters shown as escapes." }
             @if output.is_empty() { p.muted #output-empty { "No output." } }
             @else { pre #output { (escape(output, LineBreaks::Keep)) } }
-            p { small.muted { "Times are UTC: " (format_time(view.now)) " now." } }
         }
     };
     layout(
