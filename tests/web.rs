@@ -194,6 +194,10 @@ fn scheduled_jobs_show_schedule_words_next_slots_and_marks(backend: Backend) {
     assert!(page.contains("class=\"mark failed\""), "{page}");
     assert!(page.contains("title=\"run 2: failed, "), "{page}");
     assert!(page.contains("action=\"/jobs/ping/run\""), "{page}");
+    // Narrowed by a part of the name.
+    let narrowed = site.web.get("/jobs?q=PIN").body;
+    assert!(narrowed.contains("data-job=\"ping\""), "{narrowed}");
+    assert!(!narrowed.contains("data-job=\"report\""), "{narrowed}");
 }
 
 fn a_job_added_in_the_form_runs_now_and_its_output_is_shown_escaped(backend: Backend) {
@@ -797,4 +801,18 @@ fn bad_options_are_refused_with_exit_2() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_long_list_of_jobs_shows_a_page_of_them_and_says_so() {
+    let site = Site::new(Backend::Sqlite);
+    let crontab: String = (0..205)
+        .map(|i| format!("{} * * * * /bin/true {i}\n", i % 60))
+        .collect();
+    let file = site.db.dir.path().join("crontab");
+    std::fs::write(&file, crontab).unwrap();
+    site.cronq(&["import", file.to_str().unwrap()]);
+    let page = site.web.get("/jobs").body;
+    assert_eq!(page.matches("<tr data-job=").count(), 200);
+    assert!(page.contains("Showing 200 of 206 jobs"), "{page}");
 }

@@ -63,12 +63,23 @@ pub fn get(site: &Site, request: &Request) -> Result<Reply> {
         )),
         ["static", "app.css"] => Ok(Reply::asset("text/css; charset=utf-8", assets::STYLE)),
         ["jobs"] => {
+            // Each shown job costs one index probe for its marks: a page shows at most
+            // `SHOWN_JOBS` of them, narrowed by a part of their name.
+            let part = request.query("q").unwrap_or("");
+            let matching: Vec<_> = jobs::list(conn)?
+                .into_iter()
+                .filter(|job| job.name.to_lowercase().contains(&part.to_lowercase()))
+                .collect();
+            let total = matching.len();
             let mut rows = Vec::new();
-            for job in jobs::list(conn)? {
+            for job in matching.into_iter().take(pages::jobs::SHOWN_JOBS) {
                 let recent = runs::recent_results_of(conn, &job.name, pages::jobs::MARKS)?;
                 rows.push(JobRow { job, recent });
             }
-            Ok(Reply::page(200, pages::jobs::list(&site.view()?, &rows)))
+            Ok(Reply::page(
+                200,
+                pages::jobs::list(&site.view()?, &rows, part, total),
+            ))
         }
         ["jobs", "new"] => {
             if site.role != Role::Operator {

@@ -13,6 +13,8 @@ use maud::{html, Markup};
 /// How many results the marks show, and how many next slots a job's page lists.
 pub const MARKS: i64 = 10;
 pub const NEXT_SLOTS: usize = 5;
+/// Most jobs one page of Scheduled Jobs shows.
+pub const SHOWN_JOBS: usize = 200;
 
 /// A job with what its row shows.
 pub struct JobRow {
@@ -47,10 +49,18 @@ pub fn next_slots(job: &Job, count: usize) -> Vec<Timestamp> {
     slots
 }
 
-pub fn list(view: &View, rows: &[JobRow]) -> Markup {
+/// `part`: the part of a name the list is narrowed to; `total`: how many jobs match it.
+pub fn list(view: &View, rows: &[JobRow], part: &str, total: usize) -> Markup {
     let content = html! {
-        @if view.may_act() {
-            p.actions { a.button href="/jobs/new" { "Add a job" } }
+        div.actions {
+            @if view.may_act() { a.button href="/jobs/new" { "Add a job" } }
+            form.filters method="get" action="/jobs" role="search" {
+                label { "Name contains " input name="q" value=(part) size="16"; }
+                button type="submit" { "Filter" }
+            }
+        }
+        @if total > rows.len() {
+            p.muted { "Showing " (rows.len()) " of " (total) " jobs: narrow the list by name." }
         }
         div.table #jobs data-live {
             table {
