@@ -95,8 +95,8 @@ pub fn retry(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<i64> {
         RunStatus::Failed | RunStatus::Skipped | RunStatus::Missed
     ) {
         return Err(usage(format!(
-            "run {id} is {}; only a failed, skipped or missed run can be retried",
-            run.status
+            "run {id} {}; only a failed, skipped or missed run can be retried",
+            state(run.status)
         )));
     }
     let Some(job) = jobs::get(tx, &run.job)? else {
@@ -118,13 +118,14 @@ pub fn retry(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<i64> {
     runs::insert_request(tx, &request, now)
 }
 
-/// Ends the pending run `id` without running it: recorded `skipped`, with who ended it.
+/// Ends the pending run `id` without running it: recorded `skipped`, with the reason
+/// "canceled by BY" (`by` says who: "an operator (command line)").
 pub fn cancel(tx: &dyn Conn, id: i64, by: &str, now: Timestamp) -> Result<()> {
     let run = existing(tx, id)?;
     if run.status != RunStatus::Pending {
         return Err(usage(format!(
-            "run {id} is {}; only a pending run can be canceled{}",
-            run.status,
+            "run {id} {}; only a pending run can be canceled{}",
+            state(run.status),
             if run.status == RunStatus::Running {
                 " (stop a running one instead)"
             } else {
@@ -138,13 +139,14 @@ pub fn cancel(tx: &dyn Conn, id: i64, by: &str, now: Timestamp) -> Result<()> {
 
 /// Asks the host that runs the running run `id` to stop it. Its runner sees the request
 /// within 10 s, stops the job's process group and records the run failed, without a
-/// retry. Asking twice is not an error.
+/// retry; when the runner is gone, recovery ends the run the same way
+/// (docs/recovery.md). Asking twice is not an error.
 pub fn stop(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<()> {
     let run = existing(tx, id)?;
     if run.status != RunStatus::Running {
         return Err(usage(format!(
-            "run {id} is {}; only a running run can be stopped{}",
-            run.status,
+            "run {id} {}; only a running run can be stopped{}",
+            state(run.status),
             if run.status == RunStatus::Pending {
                 " (cancel a pending one instead)"
             } else {
@@ -154,6 +156,18 @@ pub fn stop(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<()> {
     }
     runs::request_stop(tx, id, now)?;
     Ok(())
+}
+
+/// What a refusal says of a run in `status`: "run 7 succeeded", "run 7 is pending".
+fn state(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Pending => "is pending",
+        RunStatus::Running => "is running",
+        RunStatus::Success => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Skipped => "was skipped",
+        RunStatus::Missed => "was missed",
+    }
 }
 
 fn existing(tx: &dyn Conn, id: i64) -> Result<Run> {

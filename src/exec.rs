@@ -25,6 +25,9 @@ pub const OUTPUT_LIMIT: usize = 64 * 1024;
 /// Between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How the reason of a run that an operator stopped begins (`cronq stop`).
+pub const STOPPED_BY_OPERATOR: &str = "stopped by an operator";
+
 /// After the job's process group is gone, how long to wait for its pipes to close (a
 /// process that left the group with `setsid` may hold them open forever).
 const PIPE_GRACE: Duration = Duration::from_secs(1);
@@ -46,12 +49,13 @@ pub struct Spec<'a> {
 }
 
 /// A check the supervisor makes while the job runs, at most every `every` and the first
-/// time one interval after the start. When `check` returns false, the job is stopped as
-/// on a timeout (SIGTERM to its group, SIGKILL after `KILL_GRACE`) and ends with
-/// `Stop::ClaimLost`: it is how a runner learns that its run's claim was taken over.
+/// time one interval after the start. When `check` returns a reason to stop, the job is
+/// stopped as on a timeout (SIGTERM to its group, SIGKILL after `KILL_GRACE`) and ends
+/// with that reason: it is how a runner learns that its run's claim was taken over
+/// (`Stop::ClaimLost`) or that an operator asked to stop the run (`Stop::Requested`).
 pub struct Watch<'a> {
     pub every: Duration,
-    pub check: Box<dyn FnMut() -> bool + 'a>,
+    pub check: Box<dyn FnMut() -> Option<Stop> + 'a>,
 }
 
 /// A started job.
@@ -85,6 +89,8 @@ pub enum Stop {
     ShutDown,
     /// The watch's check failed: the run's claim was taken over.
     ClaimLost,
+    /// The watch's check found that an operator asked to stop the run (`cronq stop`).
+    Requested,
 }
 
 /// How a job ended.
@@ -111,6 +117,13 @@ impl Finished {
             Some("stopped: cronq was shut down before the job finished".to_string())
         } else if self.stopped == Some(Stop::ClaimLost) {
             Some("stopped: its claim was taken over (the run was judged stale)".to_string())
+        } else if self.stopped == Some(Stop::Requested) {
+            // How the job took it: a job may catch SIGTERM and exit as it likes.
+            Some(match (self.signal, self.exit_code) {
+                (Some(signal), _) => format!("{STOPPED_BY_OPERATOR} (killed by signal {signal})"),
+                (None, Some(code)) => format!("{STOPPED_BY_OPERATOR} (exit status {code})"),
+                (None, None) => STOPPED_BY_OPERATOR.to_string(),
+            })
         } else if let Some(signal) = self.signal {
             Some(format!("killed by signal {signal}"))
         } else {
@@ -211,10 +224,8 @@ impl Running<'_> {
                         Some(Stop::TimedOut)
                     } else if shutdown_seen.is_some_and(|seen| now - seen >= self.shutdown_grace) {
                         Some(Stop::ShutDown)
-                    } else if self.claim_lost(now) {
-                        Some(Stop::ClaimLost)
                     } else {
-                        None
+                        self.watch_says_stop(now)
                     };
                     if let Some(stop) = stop {
                         signal_group(self.pgid, libc::SIGTERM);
@@ -280,19 +291,17 @@ impl Running<'_> {
         finished
     }
 
-    /// Makes the watch's check when it is due; true when it failed.
-    fn claim_lost(&mut self, now: Instant) -> bool {
-        let Some(watch) = self.watch.as_mut() else {
-            return false;
-        };
+    /// Makes the watch's check when it is due; the reason to stop the job, if any.
+    fn watch_says_stop(&mut self, now: Instant) -> Option<Stop> {
+        let watch = self.watch.as_mut()?;
         if now < self.next_check {
-            return false;
+            return None;
         }
-        let held = (watch.check)();
+        let stop = (watch.check)();
         // Counted from the check's end: a slow check (a busy database) is not repeated
         // sooner than `every` after it.
         self.next_check = Instant::now() + watch.every;
-        !held
+        stop
     }
 }
 
@@ -473,7 +482,7 @@ mod tests {
             every: Duration::from_millis(300),
             check: Box::new(|| {
                 calls.push(started.elapsed());
-                false
+                Some(Stop::ClaimLost)
             }),
         };
         let f = run_watched("sleep 30 & sleep 30", Duration::from_secs(60), Some(watch));
@@ -489,13 +498,49 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_request_stops_the_job_and_says_how_it_ended() {
+        let watch = Watch {
+            every: Duration::from_millis(200),
+            check: Box::new(|| Some(Stop::Requested)),
+        };
+        let f = run_watched("sleep 30 & sleep 30", Duration::from_secs(60), Some(watch));
+        assert_eq!(f.stopped, Some(Stop::Requested));
+        assert!(!f.success());
+        assert_eq!(
+            f.failure(Duration::from_secs(60)).unwrap(),
+            "stopped by an operator (killed by signal 15)"
+        );
+        assert!(f.duration < Duration::from_secs(5), "{:?}", f.duration);
+
+        // A job that catches SIGTERM and exits as it likes: its exit status is kept.
+        let watch = Watch {
+            every: Duration::from_millis(200),
+            check: Box::new(|| Some(Stop::Requested)),
+        };
+        let f = run_watched(
+            "trap 'exit 0' TERM; sleep 30 & wait",
+            Duration::from_secs(60),
+            Some(watch),
+        );
+        assert_eq!(f.exit_code, Some(0));
+        assert!(
+            !f.success(),
+            "a stopped job is no success, whatever it exits with"
+        );
+        assert_eq!(
+            f.failure(Duration::from_secs(60)).unwrap(),
+            "stopped by an operator (exit status 0)"
+        );
+    }
+
+    #[test]
     fn a_watch_that_holds_lets_the_job_finish() {
         let mut calls: Vec<Instant> = Vec::new();
         let watch = Watch {
             every: Duration::from_millis(200),
             check: Box::new(|| {
                 calls.push(Instant::now());
-                true
+                None
             }),
         };
         let f = run_watched("sleep 1; echo done", Duration::from_secs(10), Some(watch));

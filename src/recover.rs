@@ -10,6 +10,11 @@
 //! its timeout plus a grace. On its own boot, how long a run has been running is read on
 //! the boot clock, which never steps: a wall clock stepped forward does not make a healthy
 //! job look overdue. A run that was claimed but has not started has no timeout yet.
+//!
+//! A run an operator asked to stop (`cronq stop`) is stopped by its runner. When the
+//! runner is gone, recovery carries the request out: the run is never put back in the
+//! queue, an orphaned job of this host is killed rather than waited for, and the attempt
+//! is recorded as the last (`run::settle` sees the request).
 
 pub use crate::store::runs::RunningRun;
 use crate::store::Host;
@@ -97,6 +102,15 @@ pub fn judge(run: &RunningRun, live: &Liveness, elsewhere: &Elsewhere, now: Now)
         return judge_elsewhere(run, elsewhere, now);
     }
     let alive = live.owner_alive || live.job_alive;
+    if run.stop_requested.is_some() && !live.owner_alive && live.job_alive && run.pgid.is_some() {
+        // Nobody watches the job for the operator's request: carry it out here.
+        return Decision::Fail {
+            reason: format!(
+                "its runner (pid {owner}) died while its job ran on; the job was killed"
+            ),
+            kill: true,
+        };
+    }
     match overdue {
         Some(late) if alive => Decision::Fail {
             reason: format!(
@@ -160,7 +174,8 @@ pub fn flag(run: &RunningRun, live: &Liveness, elsewhere: &Elsewhere, now: Now) 
 }
 
 fn gone(run: &RunningRun, reason: String) -> Decision {
-    if run.started_at.is_none() {
+    // A run an operator asked to stop is not queued again, started or not.
+    if run.started_at.is_none() && run.stop_requested.is_none() {
         Decision::Requeue(format!("claimed but never started: {reason}"))
     } else {
         Decision::Fail {
@@ -195,6 +210,15 @@ mod tests {
                 token: 1,
                 attempt: 1,
             },
+            stop_requested: None,
+        }
+    }
+
+    /// `run(started)` that an operator asked to stop.
+    fn stop_requested(started: bool) -> RunningRun {
+        RunningRun {
+            stop_requested: Some(1010),
+            ..run(started)
         }
     }
 
@@ -383,6 +407,68 @@ mod tests {
             judge(&run(true), &THERE, &opted_in, after(601)),
             Decision::Fail { kill: false, ref reason } if reason.contains("presumed dead")
         ));
+    }
+
+    #[test]
+    fn a_stop_request_is_carried_out_when_the_runner_is_gone() {
+        // The runner lives: it stops the job itself.
+        assert_eq!(
+            judge(
+                &stop_requested(true),
+                &ALIVE,
+                &Elsewhere::default(),
+                after(20)
+            ),
+            Decision::Leave
+        );
+        // An orphaned job is killed instead of waited for.
+        let orphan = Liveness {
+            job_alive: true,
+            ..HERE
+        };
+        assert!(matches!(
+            judge(&stop_requested(true), &orphan, &Elsewhere::default(), after(20)),
+            Decision::Fail { kill: true, ref reason } if reason.contains("pid 42) died")
+        ));
+        // ...but only when its group is known: a job found by its environment alone is
+        // waited for, as any orphan.
+        let unknown_group = RunningRun {
+            pgid: None,
+            ..stop_requested(true)
+        };
+        assert_eq!(
+            judge(&unknown_group, &orphan, &Elsewhere::default(), after(20)),
+            Decision::Leave
+        );
+        // Owner and job gone: failed as usual (settle does not retry it).
+        assert!(matches!(
+            judge(
+                &stop_requested(true),
+                &HERE,
+                &Elsewhere::default(),
+                after(20)
+            ),
+            Decision::Fail { kill: false, .. }
+        ));
+        // Never started: not queued again, but ended.
+        assert!(matches!(
+            judge(&stop_requested(false), &HERE, &Elsewhere::default(), after(20)),
+            Decision::Fail { kill: false, ref reason } if reason.contains("died")
+        ));
+        // Another host's run: left as any other, until that host is proven or presumed dead.
+        let there = Liveness {
+            same_boot: false,
+            ..HERE
+        };
+        assert_eq!(
+            judge(
+                &stop_requested(true),
+                &there,
+                &Elsewhere::default(),
+                after(20)
+            ),
+            Decision::Leave
+        );
     }
 
     #[test]

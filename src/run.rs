@@ -8,7 +8,7 @@ use crate::owner;
 use crate::retry::retry_delay;
 use crate::settings::Settings;
 use crate::store::jobs::{self, Job};
-use crate::store::runs::{self, Claim, Outcome, Run, RunningRun};
+use crate::store::runs::{self, Claim, ClaimState, Outcome, Run, RunningRun};
 use crate::store::sql::Conn;
 use crate::store::Store;
 use crate::time::{format_time, Clock, Timestamp};
@@ -38,8 +38,27 @@ pub enum Ending {
 /// restart costs no retry, and a job that stops its own runner cannot loop for ever.
 pub const MAX_INTERRUPTIONS: i64 = 3;
 
-/// How often a runner makes sure, while its job runs, that it still holds the run.
+/// How often a runner makes sure, while its job runs, that it still holds the run, and
+/// looks for an operator's request to stop it.
 pub const CLAIM_CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// The environment variable with which the tests shorten `CLAIM_CHECK_EVERY`, in
+/// milliseconds. Only a debug build reads it: a release build always checks every 10 s.
+pub const CLAIM_CHECK_VARIABLE: &str = "CRONQ_TEST_CLAIM_CHECK_MS";
+
+/// `CLAIM_CHECK_EVERY`, or in a debug build what `CLAIM_CHECK_VARIABLE` says.
+fn claim_check_every() -> Duration {
+    if cfg!(debug_assertions) {
+        let shortened = std::env::var(CLAIM_CHECK_VARIABLE)
+            .ok()
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .filter(|ms| *ms > 0);
+        if let Some(ms) = shortened {
+            return Duration::from_millis(ms);
+        }
+    }
+    CLAIM_CHECK_EVERY
+}
 
 /// Executes `run`, which `claim` holds and which has been started, and records the
 /// result. `foreground` is run-job's way: the command's output is copied to this
@@ -54,16 +73,20 @@ pub fn carry_out(
     clock: &Clock,
     foreground: bool,
 ) -> Result<Ending> {
-    let outcome = match job {
-        None => failure(format!("job '{}' no longer exists", run.job), None),
+    let (outcome, stopped_by_operator) = match job {
+        None => (
+            failure(format!("job '{}' no longer exists", run.job), None),
+            false,
+        ),
         Some(job) => execute(store, run, claim, job, settings, clock, foreground),
     };
     let now = clock.now();
-    store.write(|tx| settle(tx, run, claim, &outcome, now))
+    store.write(|tx| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now))
 }
 
 /// Records how an attempt ended, retrying a failure while attempts remain. Nothing is
-/// recorded when `claim` no longer holds the run.
+/// recorded when `claim` no longer holds the run. A run an operator asked to stop is
+/// neither retried nor queued again: its attempt is its last.
 pub fn settle(
     tx: &dyn Conn,
     run: &Run,
@@ -71,19 +94,27 @@ pub fn settle(
     outcome: &Outcome,
     now: Timestamp,
 ) -> Result<Ending> {
-    let lost = || {
-        Ending::Abandoned(
-            "its claim was taken back (the run was judged stale); this result was not recorded"
-                .to_string(),
-        )
-    };
+    settle_attempt(tx, run, claim, outcome, false, now)
+}
+
+/// `settle`; `stopped_by_operator` when the runner stopped the job because an operator
+/// asked it to (the outcome's reason says so already). A request the runner did not see
+/// (made after its last look, or while no runner watched: recovery, `resolve`) shows when
+/// the requeue or the retry matches no row although the claim holds.
+fn settle_attempt(
+    tx: &dyn Conn,
+    run: &Run,
+    claim: &Claim,
+    outcome: &Outcome,
+    stopped_by_operator: bool,
+    now: Timestamp,
+) -> Result<Ending> {
     let reason = outcome.error.clone().unwrap_or_default();
     if outcome.interrupted && run.interruptions + 1 < MAX_INTERRUPTIONS {
-        return Ok(if runs::interrupt(tx, claim, outcome, now)? {
-            Ending::Requeued(reason)
-        } else {
-            lost()
-        });
+        if runs::interrupt(tx, claim, outcome, now)? {
+            return Ok(Ending::Requeued(reason));
+        }
+        return not_put_back(tx, run, claim, outcome, now);
     }
     let counted;
     let outcome = if outcome.interrupted {
@@ -99,30 +130,97 @@ pub fn settle(
         outcome
     };
     let reason = outcome.error.clone().unwrap_or_default();
-    let retry_at = (outcome.status == RunStatus::Failed && run.attempt < run.max_attempts)
-        .then(|| now + retry_delay(run.id, run.attempt));
-    if !runs::finish(tx, claim, outcome, retry_at, now)? {
+    let retries = outcome.status == RunStatus::Failed
+        && run.attempt < run.max_attempts
+        && !stopped_by_operator;
+    if retries {
+        let retry_at = now + retry_delay(run.id, run.attempt);
+        if runs::finish(tx, claim, outcome, Some(retry_at), now)? {
+            return Ok(Ending::WillRetry { reason, retry_at });
+        }
+        return not_put_back(tx, run, claim, outcome, now);
+    }
+    finish_for_good(tx, run, claim, outcome, now)
+}
+
+/// The run was not put back in the queue (a retry, a shutdown's requeue): its claim is
+/// gone, and nothing is recorded; or an operator asked to stop it, and this attempt is
+/// its last.
+fn not_put_back(
+    tx: &dyn Conn,
+    run: &Run,
+    claim: &Claim,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<Ending> {
+    match runs::claim_state(tx, claim)? {
+        ClaimState::StopRequested => finish_stopped(tx, run, claim, outcome, now),
+        ClaimState::Lost => Ok(lost()),
+        // Both statements fail only for one of the two reasons above, and this runs in
+        // the same write transaction as they did.
+        ClaimState::Held => Err(anyhow::anyhow!(
+            "run {}: the database did not put it back in the queue, though its claim holds \
+             and no stop was asked for",
+            run.id
+        )),
+    }
+}
+
+/// What a runner whose claim was taken back reports: it records nothing.
+fn lost() -> Ending {
+    Ending::Abandoned(
+        "its claim was taken back (the run was judged stale); this result was not recorded"
+            .to_string(),
+    )
+}
+
+/// Records an attempt as the run's final result.
+fn finish_for_good(
+    tx: &dyn Conn,
+    run: &Run,
+    claim: &Claim,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<Ending> {
+    if !runs::finish(tx, claim, outcome, None, now)? {
         return Ok(lost());
     }
-    if retry_at.is_none() {
-        jobs::record_last_result(
-            tx,
-            &run.job,
-            outcome.status.as_str(),
-            now,
-            run.host.as_deref(),
-        )?;
-    }
-    Ok(match (outcome.status, retry_at) {
-        (RunStatus::Success, _) => Ending::Succeeded,
-        (_, Some(retry_at)) => Ending::WillRetry { reason, retry_at },
+    jobs::record_last_result(
+        tx,
+        &run.job,
+        outcome.status.as_str(),
+        now,
+        run.host.as_deref(),
+    )?;
+    let reason = outcome.error.clone().unwrap_or_default();
+    Ok(match outcome.status {
+        RunStatus::Success => Ending::Succeeded,
         _ => Ending::Failed(reason),
     })
 }
 
+/// Ends for good, as failed, an attempt that would have been retried or queued again had
+/// an operator not asked to stop the run: the reason says so, then how the attempt ended.
+fn finish_stopped(
+    tx: &dyn Conn,
+    run: &Run,
+    claim: &Claim,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<Ending> {
+    let reason = outcome.error.as_deref().unwrap_or("ended");
+    let stopped = Outcome {
+        interrupted: false,
+        status: RunStatus::Failed,
+        error: Some(format!("{}; {reason}", exec::STOPPED_BY_OPERATOR)),
+        ..outcome.clone()
+    };
+    finish_for_good(tx, run, claim, &stopped, now)
+}
+
 /// Ends a running run that is given up on (its owner is dead, or declared dead): the
-/// attempt counts as failed with `reason`, retried if attempts remain. Fenced by the
-/// claim recovery read; `None` when the run is gone.
+/// attempt counts as failed with `reason`, retried if attempts remain and no operator
+/// asked to stop the run. Fenced by the claim recovery read; `None` when the run is gone.
 pub fn fail_stale(
     tx: &dyn Conn,
     stale: &RunningRun,
@@ -168,6 +266,8 @@ pub fn describe(run: &Run, ending: &Ending) -> String {
     }
 }
 
+/// Executes the job; the outcome, and whether the runner stopped the job because an
+/// operator asked it to.
 fn execute(
     store: &mut Store,
     run: &Run,
@@ -176,7 +276,7 @@ fn execute(
     settings: &Settings,
     clock: &Clock,
     foreground: bool,
-) -> Outcome {
+) -> (Outcome, bool) {
     let timeout = Duration::from_secs(job.timeout.unwrap_or(settings.job_timeout).max(1) as u64);
     let started = Instant::now();
     if let Some(name) = &job.builtin {
@@ -184,7 +284,7 @@ fn execute(
             .map_err(anyhow::Error::msg)
             .and_then(|b| builtin::run(b, store, clock.now(), settings));
         let duration_ms = started.elapsed().as_millis() as i64;
-        return match result {
+        let outcome = match result {
             Ok(text) => {
                 if foreground {
                     // A closed stdout must not lose the run's record.
@@ -201,12 +301,11 @@ fn execute(
             }
             Err(e) => failure(format!("{e:#}"), Some(duration_ms)),
         };
+        return (outcome, false);
     }
     let Some(command) = job.command.as_deref() else {
-        return failure(
-            format!("job '{}' has neither a command nor a built-in", job.name),
-            None,
-        );
+        let reason = format!("job '{}' has neither a command nor a built-in", job.name);
+        return (failure(reason, None), false);
     };
     let spec = exec::Spec {
         command,
@@ -219,13 +318,13 @@ fn execute(
         },
         echo: foreground,
         watch: Some(exec::Watch {
-            every: CLAIM_CHECK_EVERY,
+            every: claim_check_every(),
             check: Box::new(claim_watch(store, claim, settings, clock)),
         }),
     };
     let running = match exec::spawn(spec) {
         Ok(running) => running,
-        Err(e) => return failure(format!("cannot start /bin/sh: {e}"), None),
+        Err(e) => return (failure(format!("cannot start /bin/sh: {e}"), None), false),
     };
     let pgid = running.pgid();
     let leader_started = owner::process_start_time(pgid);
@@ -238,7 +337,8 @@ fn execute(
         Err(e) => log::warn!("run {}: cannot record its process group: {e:#}", run.id),
     }
     let finished = running.wait();
-    Outcome {
+    let stopped_by_operator = finished.stopped == Some(exec::Stop::Requested);
+    let outcome = Outcome {
         interrupted: finished.stopped == Some(exec::Stop::ShutDown) && !foreground,
         status: if finished.success() {
             RunStatus::Success
@@ -249,12 +349,14 @@ fn execute(
         error: finished.failure(timeout),
         output: finished.output,
         duration_ms: finished.duration.as_millis() as i64,
-    }
+    };
+    (outcome, stopped_by_operator)
 }
 
 /// What a runner asks every `CLAIM_CHECK_EVERY` while its job runs: does its claim still
-/// hold? An answer renews its host's sign of life (several hosts), so the host of a
-/// running job is never silent. A database that cannot answer for a moment is no proof
+/// hold, and did an operator ask to stop the run? Either way the job is stopped
+/// (`Stop::ClaimLost`, `Stop::Requested`). An answer renews its host's sign of life
+/// (several hosts), so the host of a running job is never silent. A database that cannot answer for a moment is no proof
 /// the claim is gone, but under the opt-in presumption (`presume_dead_hosts`) another
 /// host may take the run over once this host has been silent for `host_silence`: the
 /// runner stops its job when it has been out of touch for half of that, so the job is
@@ -264,13 +366,13 @@ fn claim_watch<'a>(
     claim: &'a Claim,
     settings: &Settings,
     clock: &'a Clock,
-) -> impl FnMut() -> bool + 'a {
+) -> impl FnMut() -> Option<exec::Stop> + 'a {
     let out_of_touch_limit = settings
         .presumed_dead_after()
         .map(|silence| Duration::from_secs((silence / 2).max(0) as u64));
     let mut in_touch = Instant::now();
-    move || match runs::still_held(store.conn(), claim) {
-        Ok(held) => {
+    move || match runs::claim_state(store.conn(), claim) {
+        Ok(state) => {
             in_touch = Instant::now();
             let renewed = store.note_host(clock.now(), 0);
             if let Err(e) = renewed {
@@ -279,7 +381,17 @@ fn claim_watch<'a>(
                     claim.run
                 );
             }
-            held
+            match state {
+                ClaimState::Held => None,
+                ClaimState::StopRequested => {
+                    log::info!(
+                        "run {}: an operator asked to stop it; stopping its job",
+                        claim.run
+                    );
+                    Some(exec::Stop::Requested)
+                }
+                ClaimState::Lost => Some(exec::Stop::ClaimLost),
+            }
         }
         Err(e) => match out_of_touch_limit {
             Some(limit) if in_touch.elapsed() >= limit => {
@@ -289,9 +401,9 @@ fn claim_watch<'a>(
                     claim.run,
                     in_touch.elapsed().as_secs()
                 );
-                false
+                Some(exec::Stop::ClaimLost)
             }
-            _ => true,
+            _ => None,
         },
     }
 }

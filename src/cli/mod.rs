@@ -3,6 +3,7 @@
 
 mod add;
 mod completions;
+mod control;
 mod copy;
 mod daemon;
 mod enqueue;
@@ -105,6 +106,12 @@ enum Command {
     Import(import::Args),
     /// End a run whose host is dead (status flags such runs), or forget a retired host
     Resolve(resolve::Args),
+    /// Ask the host that runs a running run to stop it: recorded failed, not retried
+    Stop(control::StopArgs),
+    /// End a pending run without running it: recorded skipped
+    Cancel(control::CancelArgs),
+    /// Queue a new run with the job, target and data of a failed, skipped or missed run; prints its id
+    Retry(control::RetryArgs),
     /// Copy this SQLite database's jobs, settings and history into a new PostgreSQL one
     Copy(copy::Args),
     /// Serve the admin screens in the browser (loopback only unless tokens are made)
@@ -186,6 +193,9 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Crontab(args) => print_crontab::execute(args, &context),
         Command::Import(args) => import::execute(args, &context),
         Command::Resolve(args) => resolve::execute(args, &context),
+        Command::Stop(args) => control::stop(args, &context),
+        Command::Cancel(args) => control::cancel(args, &context),
+        Command::Retry(args) => control::retry(args, &context),
         Command::Copy(args) => copy::execute(args, &context),
         #[cfg(feature = "web")]
         Command::Web(args) => web::execute(args, &context),

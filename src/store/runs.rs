@@ -237,10 +237,30 @@ pub fn start(
     Ok(db.execute(db.sql().start, &fenced(claim, rest))? == 1)
 }
 
-/// Whether `claim` still holds its run: the runner asks while its job runs, and stops the
-/// job when the answer is no.
+/// What a runner finds when it looks at its run while the job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimState {
+    /// The run is still this claim's: carry on.
+    Held,
+    /// Still this claim's, and an operator asked for it to be stopped (`cronq stop`).
+    StopRequested,
+    /// The claim was taken back (the run was judged stale): stop the job, record nothing.
+    Lost,
+}
+
+/// Whether `claim` still holds its run, and whether an operator asked to stop it: one
+/// statement, which the runner makes every 10 s while its job runs.
+pub fn claim_state(db: &dyn Conn, claim: &Claim) -> Result<ClaimState> {
+    Ok(match db.query_opt(db.sql().claim_state, &claim.fence())? {
+        None => ClaimState::Lost,
+        Some(row) if row.bool(0)? => ClaimState::StopRequested,
+        Some(_) => ClaimState::Held,
+    })
+}
+
+/// Whether `claim` still holds its run (a stop request or not).
 pub fn still_held(db: &dyn Conn, claim: &Claim) -> Result<bool> {
-    Ok(db.query_one(db.sql().still_held, &claim.fence())?.int(0)? == 1)
+    Ok(claim_state(db, claim)? != ClaimState::Lost)
 }
 
 /// Records the job's process group, and when its leader started (to tell it from a
@@ -273,6 +293,8 @@ pub struct RunningRun {
     pub pgid_started: Option<i64>,
     /// The claim as it stands: recovery's own writes are fenced by it.
     pub claim: Claim,
+    /// When an operator asked for it to be stopped (`cronq stop`), if they did.
+    pub stop_requested: Option<Timestamp>,
 }
 
 /// Every running run, with its effective timeout, for recovery.
@@ -298,13 +320,16 @@ pub fn running(db: &dyn Conn, default_timeout: i64) -> Result<Vec<RunningRun>> {
                     attempt: row.int(12)?,
                 },
                 started_boot: row.opt_int(13)?,
+                stop_requested: row.opt_int(14)?,
             })
         })
         .collect()
 }
 
 /// Puts a run stopped by a shutdown back in the queue, due now, with the same attempt:
-/// the stop was not its failure, so it costs no retry. The caller bounds how often.
+/// the stop was not its failure, so it costs no retry. The caller bounds how often. False
+/// when the claim is gone, or when an operator asked to stop the run: it then must not
+/// run again (`claim_state` tells which).
 pub fn interrupt(db: &dyn Conn, claim: &Claim, result: &Outcome, now: Timestamp) -> Result<bool> {
     let rest = params![
         now,
@@ -334,7 +359,9 @@ pub struct Outcome {
 }
 
 /// Records a finished attempt: final (`success`/`failed`), or when `retry_at` is given,
-/// back to pending for another attempt at that time. False when the claim is gone.
+/// back to pending for another attempt at that time. False when the claim is gone; with
+/// `retry_at`, also when an operator asked to stop the run, which is then not retried
+/// (`claim_state` tells which).
 pub fn finish(
     db: &dyn Conn,
     claim: &Claim,
@@ -440,8 +467,10 @@ pub fn search(db: &dyn Conn, filter: &Filter, limit: i64) -> Result<Vec<Run>> {
 }
 
 /// Asks the runner of a running run to stop it: its claim check, every 10 s, sees the
-/// request, stops the job and records the run failed. False when the run is not running
-/// or a stop was asked for already.
+/// request, stops the job and records the run failed. From then on the run is neither
+/// retried nor queued again by a shutdown. A claim clears the request: it is about the
+/// attempt that was running when it was made. False when the run is not running or a
+/// stop was asked for already.
 pub fn request_stop(db: &dyn Conn, id: i64, now: Timestamp) -> Result<bool> {
     Ok(db.execute(db.sql().request_stop, params![id, now])? == 1)
 }

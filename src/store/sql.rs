@@ -189,7 +189,7 @@ pub struct Sql {
     pub next_due_run: &'static str,
     pub claim: &'static str,
     pub start: &'static str,
-    pub still_held: &'static str,
+    pub claim_state: &'static str,
     pub set_group: &'static str,
     pub running: &'static str,
     pub interrupt: &'static str,

@@ -60,8 +60,8 @@ pub static SQL: Sql = Sql {
     claim: concat!(
         "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = $2, \
          started_at = $3, started_boot = $4, owner_host = $5, owner_boot_id = $6, \
-         owner_pid = $7, owner_started = $8, pgid = NULL, pgid_started = NULL \
-         WHERE id = $1 AND status = 'pending' RETURNING ",
+         owner_pid = $7, owner_started = $8, pgid = NULL, pgid_started = NULL, \
+         stop_requested = NULL WHERE id = $1 AND status = 'pending' RETURNING ",
         run_columns!(),
         ", claim"
     ),
@@ -69,19 +69,20 @@ pub static SQL: Sql = Sql {
         owner_boot_id = $7, owner_pid = $8, owner_started = $9 \
         WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
         AND started_at IS NULL",
-    still_held: "SELECT count(*) FROM runs WHERE id = $1 AND claim = $2 AND attempt = $3 \
-        AND status = 'running'",
+    claim_state: "SELECT stop_requested IS NOT NULL FROM runs \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
     set_group: "UPDATE runs SET pgid = $4, pgid_started = $5 \
         WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
     running: "SELECT r.id, r.job, r.claimed_at, r.started_at, coalesce(j.timeout, $1), \
         r.owner_host, r.owner_boot_id, r.owner_pid, r.owner_started, r.pgid, r.pgid_started, \
-        r.claim, r.attempt, r.started_boot \
+        r.claim, r.attempt, r.started_boot, r.stop_requested \
         FROM runs r LEFT JOIN jobs j ON j.name = r.job WHERE r.status = 'running'",
     interrupt: "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, \
         due_at = $4, error = $5, output = $6, duration_ms = $7, claimed_at = NULL, \
         started_at = NULL, started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, \
         owner_pid = NULL, owner_started = NULL, pgid = NULL, pgid_started = NULL \
-        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
+        AND stop_requested IS NULL",
     requeue: "UPDATE runs SET status = 'pending', error = $4, claimed_at = NULL, \
         started_at = NULL, started_boot = NULL, owner_host = NULL, owner_boot_id = NULL, \
         owner_pid = NULL, owner_started = NULL WHERE id = $1 AND claim = $2 AND attempt = $3 \
@@ -94,7 +95,8 @@ pub static SQL: Sql = Sql {
         started_at = NULL, started_boot = NULL, finished_at = NULL, owner_host = NULL, \
         owner_boot_id = NULL, owner_pid = NULL, owner_started = NULL, pgid = NULL, \
         pgid_started = NULL \
-        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
+        AND stop_requested IS NULL",
     run_by_id: concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1"),
     output_of: "SELECT output FROM runs WHERE id = $1",
     list_runs: concat!(
