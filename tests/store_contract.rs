@@ -497,7 +497,10 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         .unwrap()
         .unwrap();
     assert_eq!(run.started_at, None);
-    assert!(runs::still_held(db.conn(), &old).unwrap());
+    assert_eq!(
+        runs::claim_state(db.conn(), &old).unwrap(),
+        runs::ClaimState::Held
+    );
     // Recovery puts it back (never started: no attempt used), and another runner claims it.
     assert!(db
         .write(|tx| runs::requeue(tx, &old, "owner gone"))
@@ -514,7 +517,10 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
 
     // The old token changes nothing.
     let me = owner(1);
-    assert!(!runs::still_held(db.conn(), &old).unwrap());
+    assert_eq!(
+        runs::claim_state(db.conn(), &old).unwrap(),
+        runs::ClaimState::Lost
+    );
     assert!(!db
         .write(|tx| runs::start(tx, &old, NOW + 6, 200, &me))
         .unwrap());
@@ -539,7 +545,10 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
 
     // The new token: start (once), process group, then the result.
     let child = owner(3);
-    assert!(runs::still_held(db.conn(), &new).unwrap());
+    assert_eq!(
+        runs::claim_state(db.conn(), &new).unwrap(),
+        runs::ClaimState::Held
+    );
     assert!(db
         .write(|tx| runs::start(tx, &new, NOW + 6, 200, &child))
         .unwrap());
@@ -582,7 +591,10 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         (1, 1, NOW + 8)
     );
     assert_eq!(back.started_at, None);
-    assert!(!runs::still_held(db.conn(), &new).unwrap());
+    assert_eq!(
+        runs::claim_state(db.conn(), &new).unwrap(),
+        runs::ClaimState::Lost
+    );
     assert_eq!(runs::output_of(db.conn(), id).unwrap().unwrap(), b"partial");
 
     let (_, last) = claim_next(&db, NOW + 8).unwrap();
@@ -627,7 +639,10 @@ fn a_finish_with_retry_queues_the_next_attempt(place: &Place) {
     assert_eq!(retry.exit_code, Some(1));
     assert_eq!(retry.error.as_deref(), Some("exit status 1"));
     assert_eq!((retry.started_at, retry.finished_at), (None, None));
-    assert!(!runs::still_held(db.conn(), &first).unwrap());
+    assert_eq!(
+        runs::claim_state(db.conn(), &first).unwrap(),
+        runs::ClaimState::Lost
+    );
     assert!(
         claim_next(&db, NOW + 89).is_none(),
         "not due before its time"

@@ -258,11 +258,6 @@ pub fn claim_state(db: &dyn Conn, claim: &Claim) -> Result<ClaimState> {
     })
 }
 
-/// Whether `claim` still holds its run (a stop request or not).
-pub fn still_held(db: &dyn Conn, claim: &Claim) -> Result<bool> {
-    Ok(claim_state(db, claim)? != ClaimState::Lost)
-}
-
 /// Records the job's process group, and when its leader started (to tell it from a
 /// later group that reuses the number). False when the claim is gone.
 pub fn set_group(
