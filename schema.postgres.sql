@@ -102,3 +102,18 @@ CREATE TABLE web_tokens (
     created_at BIGINT NOT NULL,
     last_used  BIGINT                           -- to the minute
 );
+
+-- The earlier attempts of runs that were retried (the run's own row holds its latest
+-- attempt): when each ended, how, and the last 16 KiB of its output.
+CREATE TABLE attempts (
+    run_id      BIGINT NOT NULL,
+    attempt     BIGINT NOT NULL,
+    host        TEXT,                           -- the host that ran it
+    started_at  BIGINT,
+    finished_at BIGINT NOT NULL,
+    duration_ms BIGINT,
+    exit_code   BIGINT,
+    error       TEXT,                           -- why it failed
+    output      BYTEA,                          -- the last 16 KiB of stdout and stderr
+    PRIMARY KEY (run_id, attempt)
+);

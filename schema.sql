@@ -81,3 +81,18 @@ CREATE TABLE web_tokens (
     created_at INTEGER NOT NULL,
     last_used  INTEGER                          -- to the minute
 ) WITHOUT ROWID;
+
+-- The earlier attempts of runs that were retried (the run's own row holds its latest
+-- attempt): when each ended, how, and the last 16 KiB of its output.
+CREATE TABLE attempts (
+    run_id      INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    host        TEXT,                           -- the host that ran it
+    started_at  INTEGER,
+    finished_at INTEGER NOT NULL,
+    duration_ms INTEGER,
+    exit_code   INTEGER,
+    error       TEXT,                           -- why it failed
+    output      BLOB,                           -- the last 16 KiB of stdout and stderr
+    PRIMARY KEY (run_id, attempt)
+);

@@ -369,6 +369,7 @@ fn a_version_1_database_is_upgraded_in_place() {
              ALTER TABLE jobs DROP COLUMN last_host;
              ALTER TABLE runs DROP COLUMN stop_requested;
              DROP TABLE web_tokens;
+             DROP TABLE attempts;
              PRAGMA user_version = 1;",
         )
         .unwrap();

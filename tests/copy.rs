@@ -65,6 +65,7 @@ fn an_installation(dir: &TempDir) -> std::ffi::OsString {
         &["add", "flaky", "--retries", "2", "--", "echo no; exit 3"],
     );
     ok(db, START, &["settings", "jobs_max_portion", "40"]);
+    ok(db, START, &["token", "add", "dashboard"]);
     ok(
         db,
         START,
@@ -122,6 +123,21 @@ fn copy_moves_jobs_settings_and_history_as_they_were() {
     let id = ticked["id"].to_string();
     let raw = |db: &OsStr| cronq(db, START, &["show", &id, "--raw"]).stdout;
     assert_eq!(raw(url), b"a\x01\xffb", "output bytes survive the copy");
+    // A retried run keeps its earlier attempts, and the web screens their tokens.
+    let flaky = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["job"] == "flaky")
+        .unwrap()["id"]
+        .to_string();
+    let shown = json(&file, &["show", &flaky, "--json"]);
+    assert!(!shown["attempts"].as_array().unwrap().is_empty(), "{shown}");
+    assert_eq!(shown, json(url, &["show", &flaky, "--json"]));
+    assert_eq!(
+        ok(&file, START, &["token", "list"]),
+        ok(url, START, &["token", "list"])
+    );
 
     // The copy goes on where the file left off: new ids follow the copied ones.
     let newest = runs[0]["id"].as_i64().unwrap();

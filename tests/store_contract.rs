@@ -820,17 +820,32 @@ fn cleanup_deletes_old_finished_runs_and_keeps_the_newest(place: &Place) {
         .is_none());
     // In batches of 2; the pending run stays however old, and so do runs newer than the cutoff.
     let cutoff = NOW - 10_000 + 2 * 60;
+    // Earlier attempts go with their runs.
+    place.raw(&format!(
+        "INSERT INTO attempts (run_id, attempt, finished_at) VALUES ({}, 1, 0), ({}, 1, 0)",
+        ids[0], ids[2]
+    ));
     let delete = || {
         db.write(|tx| {
-            tx.execute(
-                tx.sql().delete_old_runs,
-                params!["j", keep_from, cutoff, 2i64],
-            )
+            let batch = params!["j", keep_from, cutoff, 2i64];
+            tx.execute(tx.sql().delete_old_attempts, batch)?;
+            tx.execute(tx.sql().delete_old_runs, batch)
         })
         .unwrap()
     };
     assert_eq!(delete(), 2);
     assert_eq!(delete(), 0);
+    let attempts = |id: i64| {
+        db.conn()
+            .query_one(
+                &format!("SELECT count(*) FROM attempts WHERE run_id = {id}"),
+                &[],
+            )
+            .unwrap()
+            .int(0)
+            .unwrap()
+    };
+    assert_eq!((attempts(ids[0]), attempts(ids[2])), (0, 1));
     let left: Vec<i64> = runs::list(db.conn(), Some("j"), None, 100)
         .unwrap()
         .iter()
@@ -889,7 +904,9 @@ fn a_version_2_schema_is_upgraded_in_place(place: &Place) {
     db.write(|tx| jobs::insert(tx, &command_job("kept", None), NOW))
         .unwrap();
     drop(db);
-    place.raw("DROP TABLE web_tokens; ALTER TABLE runs DROP COLUMN stop_requested");
+    place.raw(
+        "DROP TABLE web_tokens; DROP TABLE attempts; ALTER TABLE runs DROP COLUMN stop_requested",
+    );
     match place {
         Place::Sqlite(_) => place.raw("PRAGMA user_version = 2"),
         Place::Postgres(_) => place.raw("UPDATE cronq_schema SET version = 2"),

@@ -112,6 +112,7 @@ on_both_backends!(
     settings_are_changed_and_a_bad_value_is_refused,
     the_health_page_and_banner_follow_the_passes,
     the_preview_is_the_schedule_in_words_and_cronq_nexts_slots,
+    every_attempt_of_a_retried_run_keeps_its_output,
 );
 
 fn every_page_answers_with_its_security_headers(backend: Backend) {
@@ -584,6 +585,52 @@ fn the_preview_is_the_schedule_in_words_and_cronq_nexts_slots(backend: Backend) 
         "{}",
         bad.body
     );
+}
+
+fn every_attempt_of_a_retried_run_keeps_its_output(backend: Backend) {
+    let site = Site::new(backend);
+    let count = site.db.dir.path().join("count");
+    let command = format!(
+        "n=$(cat {0} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {0}; \
+         echo \"attempt $n <i>\"; [ $n -ge 3 ] || exit $n",
+        count.display()
+    );
+    site.cronq(&["add", "thrice", "--retries", "2", "--", &command]);
+    let id: i64 = site.cronq(&["enqueue", "thrice"]).trim().parse().unwrap();
+    for hour in 0..3 {
+        site.pass_at(START + hour * 3600);
+    }
+    assert_eq!(site.run(id)["status"], "success");
+    let page = site.web.get(&format!("/runs/{id}")).body;
+    for n in 1..=2 {
+        let section = page
+            .split(&format!("<section class=\"attempt\" id=\"attempt-{n}\">"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no attempt {n}: {page}"))
+            .split("</section>")
+            .next()
+            .unwrap();
+        assert!(
+            section.contains(&format!("attempt {n} &lt;i&gt;")),
+            "{section}"
+        );
+        assert!(section.contains(&format!("exit code {n}")), "{section}");
+        assert!(section.contains(&format!("exit status {n}")), "{section}");
+    }
+    assert!(page.contains("Output of attempt 3"), "{page}");
+    assert!(page.contains("attempt 3 &lt;i&gt;"), "{page}");
+    let shown = site.json(&["show", &id.to_string(), "--json"]);
+    let attempts = shown["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{shown}");
+    assert_eq!(attempts[0]["output"], "attempt 1 <i>\n");
+    assert_eq!(attempts[1]["exit_code"], 2);
+    assert_eq!(attempts[1]["host"], "web-host");
+    let text = site.cronq(&["show", &id.to_string()]);
+    assert!(
+        text.contains("output of attempt 1:\nattempt 1 <i>\n"),
+        "{text}"
+    );
+    assert!(text.contains("attempt 2: finished"), "{text}");
 }
 
 // What is refused, and that a refusal changes nothing. Backend-independent: SQLite.

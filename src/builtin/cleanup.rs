@@ -35,10 +35,9 @@ pub fn run(store: &Store, now: Timestamp, settings: &Settings) -> Result<String>
         };
         loop {
             let n = store.write(|tx| {
-                tx.execute(
-                    tx.sql().delete_old_runs,
-                    params![job, keep_from, cutoff, BATCH],
-                )
+                let batch = params![job, keep_from, cutoff, BATCH];
+                tx.execute(tx.sql().delete_old_attempts, batch)?;
+                tx.execute(tx.sql().delete_old_runs, batch)
             })?;
             deleted += n;
             if (n as i64) < BATCH {

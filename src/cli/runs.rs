@@ -1,7 +1,7 @@
 //! `cronq runs` and `cronq show`: what ran, what is queued, and why something did not run.
 
 use super::escape::{escape, escape_field, LineBreaks};
-use super::output::{emit, emit_bytes, emit_json, run_json, table, time_or_dash};
+use super::output::{emit, emit_bytes, emit_json, run_json, table, time_or_dash, time_or_null};
 use super::{unknown_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
@@ -104,8 +104,11 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         emit_bytes(&output)?;
         return Ok(0);
     }
+    let attempts = runs::attempts_of(store.conn(), run.id)?;
     if args.json {
-        emit_json(&run_json(&run, Some(&String::from_utf8_lossy(&output))))?;
+        let mut value = run_json(&run, Some(&String::from_utf8_lossy(&output)));
+        value["attempts"] = attempts.iter().map(attempt_json).collect();
+        emit_json(&value)?;
         return Ok(0);
     }
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
@@ -143,8 +146,28 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         .map(|(k, v)| format!("{k}: {}\n", escape_field(v)))
         .collect();
     let mut shown = text.into_bytes();
+    let to_terminal = std::io::stdout().is_terminal();
+    // Earlier attempts first, each with the tail of its output: the run's own output is
+    // its latest attempt's.
+    for a in &attempts {
+        let line = format!(
+            "attempt {}: finished {}, exit code {}, on {}: {}\n",
+            a.attempt,
+            format_time(a.finished_at),
+            a.exit_code
+                .map_or_else(|| "-".to_string(), |c| c.to_string()),
+            a.host.as_deref().unwrap_or("-"),
+            a.error.as_deref().unwrap_or("-"),
+        );
+        shown.extend_from_slice(escape_field(line.trim_end()).as_bytes());
+        shown.extend_from_slice(format!("\noutput of attempt {}:\n", a.attempt).as_bytes());
+        shown.extend_from_slice(&output_section(&a.output, to_terminal));
+        if !a.output.is_empty() && !a.output.ends_with(b"\n") {
+            shown.push(b'\n');
+        }
+    }
     shown.extend_from_slice(b"output:\n");
-    shown.extend_from_slice(&output_section(&output, std::io::stdout().is_terminal()));
+    shown.extend_from_slice(&output_section(&output, to_terminal));
     if !output.is_empty() && !output.ends_with(b"\n") {
         shown.push(b'\n');
     }
@@ -160,4 +183,17 @@ fn output_section(output: &[u8], to_terminal: bool) -> Cow<'_, [u8]> {
     } else {
         Cow::Borrowed(output)
     }
+}
+
+fn attempt_json(a: &runs::Attempt) -> serde_json::Value {
+    serde_json::json!({
+        "attempt": a.attempt,
+        "host": a.host,
+        "started_at": time_or_null(a.started_at),
+        "finished_at": format_time(a.finished_at),
+        "duration_ms": a.duration_ms,
+        "exit_code": a.exit_code,
+        "error": a.error,
+        "output": String::from_utf8_lossy(&a.output),
+    })
 }

@@ -24,6 +24,11 @@ const RUN_COLUMNS: &str = "id, job, slot, status, priority, due_at, attempt, max
 /// Where `output` stands: bytes in PostgreSQL, text or a blob in SQLite.
 const RUN_OUTPUT: usize = 18;
 
+/// Every column of `attempts`, in both schemas, and where its output stands.
+const ATTEMPT_COLUMNS: &str =
+    "run_id, attempt, host, started_at, finished_at, duration_ms, exit_code, error, output";
+const ATTEMPT_OUTPUT: usize = 8;
+
 /// Runs read and written per round trip.
 const BATCH: i64 = 500;
 
@@ -103,6 +108,18 @@ pub fn sqlite_to_postgres(from: &Store, to: &Store) -> Result<Copied> {
             if (batch.len() as i64) < BATCH {
                 break;
             }
+        }
+        let attempts = source.query(
+            &format!("SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY run_id, attempt"),
+            &[],
+        )?;
+        let insert_attempt = insert_sql("attempts", ATTEMPT_COLUMNS);
+        for row in &attempts {
+            let mut values: Vec<Value> = row.0.iter().map(value).collect();
+            if let Value::Text(text) = values[ATTEMPT_OUTPUT] {
+                values[ATTEMPT_OUTPUT] = Value::Bytes(text.as_bytes());
+            }
+            target.execute(&insert_attempt, &values)?;
         }
         // New rows continue after the copied ids.
         for table in ["jobs", "runs"] {

@@ -380,21 +380,77 @@ pub fn finish(
                 ],
             ),
         )?,
-        Some(at) => db.execute(
-            db.sql().finish_and_retry,
-            &fenced(
-                claim,
-                params![
-                    at,
-                    result.exit_code,
-                    &result.error,
-                    output,
-                    result.duration_ms
-                ],
-            ),
-        )?,
+        Some(at) => {
+            // Kept before the run's row takes the next attempt's place.
+            db.execute(
+                db.sql().record_attempt,
+                &fenced(
+                    claim,
+                    params![
+                        now,
+                        result.duration_ms,
+                        result.exit_code,
+                        &result.error,
+                        attempt_output(output)
+                    ],
+                ),
+            )?;
+            db.execute(
+                db.sql().finish_and_retry,
+                &fenced(
+                    claim,
+                    params![
+                        at,
+                        result.exit_code,
+                        &result.error,
+                        output,
+                        result.duration_ms
+                    ],
+                ),
+            )?
+        }
     };
     Ok(changed == 1)
+}
+
+/// How much of an earlier attempt's output is kept: the tail, like a run's own output,
+/// but shorter, since a run may have a hundred attempts.
+pub const ATTEMPT_OUTPUT_BYTES: usize = 16 * 1024;
+
+fn attempt_output(output: &[u8]) -> &[u8] {
+    &output[output.len().saturating_sub(ATTEMPT_OUTPUT_BYTES)..]
+}
+
+/// An earlier attempt of a retried run.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub host: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Timestamp,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i64>,
+    pub error: Option<String>,
+    pub output: Vec<u8>,
+}
+
+/// The earlier attempts of run `id`, oldest first; its latest attempt is the run itself.
+pub fn attempts_of(db: &dyn Conn, id: i64) -> Result<Vec<Attempt>> {
+    db.query(db.sql().attempts_of, params![id])?
+        .iter()
+        .map(|row| {
+            Ok(Attempt {
+                attempt: row.int(0)?,
+                host: row.opt_text(1)?,
+                started_at: row.opt_int(2)?,
+                finished_at: row.int(3)?,
+                duration_ms: row.opt_int(4)?,
+                exit_code: row.opt_int(5)?,
+                error: row.opt_text(6)?,
+                output: row.bytes(7)?.unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 pub fn get(db: &dyn Conn, id: i64) -> Result<Option<Run>> {

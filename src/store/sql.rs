@@ -196,6 +196,8 @@ pub struct Sql {
     pub requeue: &'static str,
     pub finish: &'static str,
     pub finish_and_retry: &'static str,
+    pub record_attempt: &'static str,
+    pub attempts_of: &'static str,
     pub run_by_id: &'static str,
     pub output_of: &'static str,
     pub list_runs: &'static str,
@@ -221,6 +223,7 @@ pub struct Sql {
     // Cleanup.
     pub jobs_with_runs: &'static str,
     pub keep_from: &'static str,
+    pub delete_old_attempts: &'static str,
     pub delete_old_runs: &'static str,
 }
 

@@ -122,10 +122,11 @@ pub fn get(site: &Site, request: &Request) -> Result<Reply> {
             };
             let run = run?;
             let output = runs::output_of(conn, run.id)?.unwrap_or_default();
+            let attempts = runs::attempts_of(conn, run.id)?;
             let stop = runs::stop_requested_of(conn, run.id)?;
             Ok(Reply::page(
                 200,
-                pages::runs::detail(&site.view()?, &run, &output, stop),
+                pages::runs::detail(&site.view()?, &run, &attempts, &output, stop),
             ))
         }
         ["settings"] => {

@@ -25,7 +25,8 @@ const FIRST_VERSION: i64 = 2;
 /// How a database of each older version becomes the next one: `MIGRATIONS[v - 2]` takes
 /// version `v` to `v + 1`. They run in one transaction under the advisory lock.
 const MIGRATIONS: [&str; (SCHEMA_VERSION - FIRST_VERSION) as usize] = [
-    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens.
+    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens; the
+    // earlier attempts of retried runs.
     "ALTER TABLE runs ADD COLUMN stop_requested BIGINT;
      CREATE TABLE web_tokens (
          name       TEXT PRIMARY KEY,
@@ -33,6 +34,18 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - FIRST_VERSION) as usize] = [
          hash       TEXT NOT NULL UNIQUE,
          created_at BIGINT NOT NULL,
          last_used  BIGINT
+     );
+     CREATE TABLE attempts (
+         run_id      BIGINT NOT NULL,
+         attempt     BIGINT NOT NULL,
+         host        TEXT,
+         started_at  BIGINT,
+         finished_at BIGINT NOT NULL,
+         duration_ms BIGINT,
+         exit_code   BIGINT,
+         error       TEXT,
+         output      BYTEA,
+         PRIMARY KEY (run_id, attempt)
      );",
 ];
 

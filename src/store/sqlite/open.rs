@@ -28,7 +28,8 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
      ALTER TABLE runs ADD COLUMN started_boot INTEGER;
      ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN last_host TEXT;",
-    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens.
+    // 2 -> 3: an operator's request to stop a running run; the web screens' tokens; the
+    // earlier attempts of retried runs.
     "ALTER TABLE runs ADD COLUMN stop_requested INTEGER;
      CREATE TABLE web_tokens (
          name       TEXT PRIMARY KEY,
@@ -36,7 +37,19 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
          hash       TEXT NOT NULL UNIQUE,
          created_at INTEGER NOT NULL,
          last_used  INTEGER
-     ) WITHOUT ROWID;",
+     ) WITHOUT ROWID;
+     CREATE TABLE attempts (
+         run_id      INTEGER NOT NULL,
+         attempt     INTEGER NOT NULL,
+         host        TEXT,
+         started_at  INTEGER,
+         finished_at INTEGER NOT NULL,
+         duration_ms INTEGER,
+         exit_code   INTEGER,
+         error       TEXT,
+         output      BLOB,
+         PRIMARY KEY (run_id, attempt)
+     );",
 ];
 
 /// How long a statement waits for another invocation's write transaction, in attempts

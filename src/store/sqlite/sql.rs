@@ -94,6 +94,16 @@ pub static SQL: Sql = Sql {
         pgid_started = NULL \
         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running' \
         AND stop_requested IS NULL",
+    // The same condition as finish_and_retry's, in the same transaction before it: an
+    // attempt is kept exactly when its run is put back for the next one.
+    record_attempt: "INSERT INTO attempts (run_id, attempt, host, started_at, finished_at, \
+        duration_ms, exit_code, error, output) \
+        SELECT id, attempt, owner_host, started_at, ?4, ?5, ?6, ?7, ?8 \
+        FROM runs WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running' \
+        AND stop_requested IS NULL \
+        ON CONFLICT (run_id, attempt) DO NOTHING",
+    attempts_of: "SELECT attempt, host, started_at, finished_at, duration_ms, exit_code, error, \
+        output FROM attempts WHERE run_id = ?1 ORDER BY attempt",
     run_by_id: concat!("SELECT ", run_columns!(), " FROM runs WHERE id = ?1"),
     output_of: "SELECT output FROM runs WHERE id = ?1",
     list_runs: concat!(
@@ -136,7 +146,12 @@ pub static SQL: Sql = Sql {
     keep_from: "SELECT id FROM runs WHERE job = ?1 \
         AND status IN ('success', 'failed', 'skipped', 'missed') \
         ORDER BY id DESC LIMIT 1 OFFSET ?2",
+    // The same runs as delete_old_runs, in the same transaction before it.
+    delete_old_attempts:
+        "DELETE FROM attempts WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 \
+        AND id < ?2 AND status IN ('success', 'failed', 'skipped', 'missed') \
+        AND coalesce(finished_at, created_at) < ?3 ORDER BY id LIMIT ?4)",
     delete_old_runs: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ?1 \
         AND id < ?2 AND status IN ('success', 'failed', 'skipped', 'missed') \
-        AND coalesce(finished_at, created_at) < ?3 LIMIT ?4)",
+        AND coalesce(finished_at, created_at) < ?3 ORDER BY id LIMIT ?4)",
 };

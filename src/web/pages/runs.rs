@@ -4,7 +4,7 @@
 use super::{action_button, duration, layout, status, time, time_or_dash, Section, View};
 use crate::cli::escape::{escape, LineBreaks};
 use crate::job::RunStatus;
-use crate::store::runs::{Filter, Run};
+use crate::store::runs::{Attempt, Filter, Run};
 use crate::time::Timestamp;
 use maud::{html, Markup};
 
@@ -110,7 +110,13 @@ fn one_line(text: &str) -> String {
 }
 
 /// One run: every field, its output, and what an operator may do with it.
-pub fn detail(view: &View, run: &Run, output: &[u8], stop_requested: Option<Timestamp>) -> Markup {
+pub fn detail(
+    view: &View,
+    run: &Run,
+    attempts: &[Attempt],
+    output: &[u8],
+    stop_requested: Option<Timestamp>,
+) -> Markup {
     let base = format!("/runs/{}", run.id);
     let or_dash = |v: &Option<String>| {
         v.as_deref()
@@ -156,8 +162,26 @@ pub fn detail(view: &View, run: &Run, output: &[u8], stop_requested: Option<Time
                     }
                 }
             }
-            h2 { "Output" }
-            p.muted { "The last 64 KiB of the last attempt's standard output and error, control characters shown as escapes." }
+            @for a in attempts {
+                section.attempt id={ "attempt-" (a.attempt) } {
+                    h2 { "Attempt " (a.attempt) }
+                    p {
+                        "Failed " (time(view.now, a.finished_at))
+                        @if let Some(ms) = a.duration_ms { " after " (duration(ms)) }
+                        @if let Some(host) = &a.host { " on " (host) }
+                        @if let Some(code) = a.exit_code { ", exit code " (code) }
+                        @if let Some(why) = &a.error { ": " (one_line(why)) }
+                    }
+                    @if a.output.is_empty() { p.muted { "No output." } }
+                    @else { pre { (escape(&a.output, LineBreaks::Keep)) } }
+                }
+            }
+            h2 { "Output" @if !attempts.is_empty() { " of attempt " (run.attempt) } }
+            p.muted {
+                "The last 64 KiB of standard output and error, control characters shown as escapes"
+                @if !attempts.is_empty() { " (16 KiB of each earlier attempt)" }
+                "."
+            }
             @if output.is_empty() { p.muted #output-empty { "No output." } }
             @else { pre #output { (escape(output, LineBreaks::Keep)) } }
         }
