@@ -154,7 +154,7 @@ fn execute_here(
         taken += 1;
         let job = jobs::get(store.conn(), &run.job)?;
         let ending = run::carry_out(store, &run, &claim, job.as_ref(), settings, clock, false)?;
-        summary.count(run::report(&run, &ending));
+        summary.count(run::report(store.conn(), &run, &ending));
         if taken >= settings.jobs_max_portion || shutdown::requested() {
             break;
         }
@@ -208,7 +208,7 @@ fn execute_in_children(
             };
             taken += 1;
             let mut child = Command::new(&exe);
-            child.arg("--db").arg(&db);
+            child.args(verbosity()).arg("--db").arg(&db);
             if let Some(now) = clock.pinned() {
                 child.args(["--now", &format_time(now)]);
             }
@@ -250,6 +250,18 @@ fn execute_in_children(
         }
     }
     Ok(summary)
+}
+
+/// The flags that give a child process this process's log level, so `-v` shows the
+/// children's `info` lines too. Each child reports its own run (a failure for good once,
+/// as a warning); the parent prints nothing about it.
+fn verbosity() -> &'static [&'static str] {
+    match log::max_level() {
+        log::LevelFilter::Off | log::LevelFilter::Error => &["--quiet"],
+        log::LevelFilter::Warn => &[],
+        log::LevelFilter::Info => &["-v"],
+        log::LevelFilter::Debug | log::LevelFilter::Trace => &["-vv"],
+    }
 }
 
 /// Ends runs whose owner provably died, and runs long past their timeout. Every write is

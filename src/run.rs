@@ -234,16 +234,73 @@ pub fn fail_stale(
     Ok(Some((run, ending)))
 }
 
-/// Logs how a run ended (anything but success as a warning, so cron mails it); returns
-/// whether it counts as a success for the exit code (a run queued again by a shutdown does).
-pub fn report(run: &Run, ending: &Ending) -> bool {
-    let succeeded = matches!(ending, Ending::Succeeded | Ending::Requeued(_));
-    if *ending == Ending::Succeeded {
-        log::info!("{}", describe(run, ending));
-    } else {
-        log::warn!("{}", describe(run, ending));
+/// Logs how a run ended; returns whether it counts as a success for the exit code (a run
+/// queued again by a shutdown does). Cron mails whatever a pass prints, so only what
+/// needs a person is a warning: a run that failed for good, printed once, by the process
+/// that ran it, with the last lines of its output (read from `db`, where they were just
+/// recorded). A failed attempt that a retry may still make good, a success and a run a
+/// shutdown queued again are logged at `info` (`-v`).
+pub fn report(db: &dyn Conn, run: &Run, ending: &Ending) -> bool {
+    match ending {
+        Ending::Succeeded | Ending::WillRetry { .. } | Ending::Requeued(_) => {
+            log::info!("{}", describe(run, ending));
+        }
+        Ending::Failed(_) => {
+            let output = match runs::output_of(db, run.id) {
+                Ok(output) => output.unwrap_or_default(),
+                Err(e) => {
+                    log::debug!("run {}: cannot read its output: {e:#}", run.id);
+                    Vec::new()
+                }
+            };
+            log::warn!("{}", failure_message(run, ending, &output));
+        }
+        Ending::Abandoned(_) => log::warn!("{}", describe(run, ending)),
     }
-    succeeded
+    matches!(ending, Ending::Succeeded | Ending::Requeued(_))
+}
+
+/// How many of a failed run's last output lines its warning shows.
+pub const FAILURE_LINES: usize = 10;
+
+/// A line of output in a warning is cut after this many characters.
+const FAILURE_LINE_CHARS: usize = 300;
+
+/// The warning for a run that failed for good: what `describe` says, the attempts it had,
+/// then the last `FAILURE_LINES` lines of its output, escaped as `cronq show` escapes
+/// them for a terminal, each indented.
+pub fn failure_message(run: &Run, ending: &Ending, output: &[u8]) -> String {
+    let mut message = crate::cli::escape::escape_field(&describe(run, ending));
+    if run.max_attempts > 1 {
+        message.push_str(&format!(
+            " (attempt {} of {})",
+            run.attempt, run.max_attempts
+        ));
+    }
+    let text = crate::cli::escape::escape(output, crate::cli::escape::LineBreaks::Keep);
+    let lines: Vec<&str> = text.lines().collect();
+    let shown = &lines[lines.len().saturating_sub(FAILURE_LINES)..];
+    if shown.is_empty() {
+        message.push_str("\n  it wrote no output");
+        return message;
+    }
+    let which = if shown.len() == lines.len() {
+        "its output".to_string()
+    } else {
+        format!("the last {} lines of its output", shown.len())
+    };
+    message.push_str(&format!("\n  {which} (all of it: cronq show {}):", run.id));
+    for line in shown {
+        message.push_str("\n  | ");
+        match line.char_indices().nth(FAILURE_LINE_CHARS) {
+            Some((cut, _)) => {
+                message.push_str(&line[..cut]);
+                message.push_str(" [cut]");
+            }
+            None => message.push_str(line),
+        }
+    }
+    message
 }
 
 /// Describes an ending for a log line.

@@ -52,5 +52,9 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         &context.clock,
         false,
     )?;
-    Ok(if run::report(&run, &ending) { 0 } else { 1 })
+    Ok(if run::report(store.conn(), &run, &ending) {
+        0
+    } else {
+        1
+    })
 }
