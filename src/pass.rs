@@ -334,26 +334,37 @@ fn plan_due_slots(tx: &dyn Conn, now: Timestamp, settings: &Settings) -> Result<
             catchup: job.catchup,
             overlap: job.overlap,
             last_slot,
-            unfinished_run: runs::unfinished_of(tx, &job.name)?,
+            unfinished_run: runs::unfinished_run_of(tx, &job.name)?,
         };
         let plan = plan::plan(&schedule, &state, now, settings.catchup_grace);
         let max_attempts = 1 + job.retries.unwrap_or(settings.job_retries);
         let mut missed = 0;
         for decision in &plan.decisions {
+            let slot = decision.slot;
+            let merged;
             let (status, reason) = match &decision.verdict {
                 Verdict::Queue => (RunStatus::Pending, None),
                 Verdict::Missed(reason) => (RunStatus::Missed, Some(reason.as_str())),
                 Verdict::Skipped(reason) => (RunStatus::Skipped, Some(reason.as_str())),
+                // The retry made due first: the slot's record then tells the truth.
+                Verdict::Merge(retry) => {
+                    merged = if runs::merge_into_retry(tx, *retry, slot)? {
+                        plan::merged_reason(*retry)
+                    } else {
+                        plan::overlap_skip_reason(*retry)
+                    };
+                    (RunStatus::Skipped, Some(merged.as_str()))
+                }
             };
-            let slot = decision.slot;
             let inserted =
                 runs::insert_slot(tx, &job.name, slot, status, reason, max_attempts, now)?;
             match (inserted, status) {
                 (true, RunStatus::Missed) => missed += 1,
                 (true, RunStatus::Skipped) => {
                     log::info!(
-                        "job {}: slot skipped: {}",
+                        "job {}: slot {} skipped: {}",
                         job.name,
+                        format_time(slot),
                         reason.unwrap_or_default()
                     )
                 }

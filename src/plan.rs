@@ -24,6 +24,10 @@ pub enum Verdict {
     Missed(String),
     /// Recorded as skipped, with the reason.
     Skipped(String),
+    /// Folded into the job's pending retry, this run: the retry is made due at the slot
+    /// and runs in its place, and the slot's record says so. A pending retry never costs
+    /// a slot.
+    Merge(i64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +52,18 @@ pub struct JobState {
     /// The newest slot already dealt with (or the time the schedule started).
     pub last_slot: Timestamp,
     /// An earlier run of this job that is still pending or running.
-    pub unfinished_run: Option<i64>,
+    pub unfinished_run: Option<Unfinished>,
+}
+
+/// The oldest earlier run of a job that is still pending or running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    pub id: i64,
+    /// It is the job's only unfinished run, and it is a slot's run waiting (pending, not
+    /// claimed) for a retry: a slot that falls due meanwhile is merged into it rather
+    /// than skipped. A claimed or running run, a queued first attempt or a request's run
+    /// (with its own target and data) keeps the overlap policy.
+    pub pending_retry: bool,
 }
 
 /// Decides every slot of `schedule` in (state.last_slot, now].
@@ -112,9 +127,11 @@ pub fn plan(schedule: &Timetable, state: &JobState, now: Timestamp, grace: i64) 
                 ),
             })
         } else if let (Overlap::Skip, Some(run)) = (state.overlap, state.unfinished_run) {
-            Verdict::Skipped(format!(
-                "run {run} of this job was still unfinished (overlap skip)"
-            ))
+            if run.pending_retry {
+                Verdict::Merge(run.id)
+            } else {
+                Verdict::Skipped(overlap_skip_reason(run.id))
+            }
         } else {
             Verdict::Queue
         };
@@ -124,6 +141,16 @@ pub fn plan(schedule: &Timetable, state: &JobState, now: Timestamp, grace: i64) 
         decisions,
         last_slot: newest,
     }
+}
+
+/// Why a slot is skipped under `--overlap skip` while run `run` is unfinished.
+pub fn overlap_skip_reason(run: i64) -> String {
+    format!("run {run} of this job was still unfinished (overlap skip)")
+}
+
+/// What the record of a slot merged into the pending retry `run` says.
+pub fn merged_reason(run: i64) -> String {
+    format!("merged into run {run}, this job's pending retry, made due at this slot")
 }
 
 #[cfg(test)]
@@ -154,6 +181,7 @@ mod tests {
                     Verdict::Queue => "queue",
                     Verdict::Missed(_) => "missed",
                     Verdict::Skipped(_) => "skipped",
+                    Verdict::Merge(_) => "merge",
                 };
                 (format_time(d.slot)[11..16].to_string(), word)
             })
@@ -259,12 +287,49 @@ mod tests {
     #[test]
     fn an_unfinished_run_makes_overlap_skip_record_skipped() {
         let mut s = state(Catchup::Latest, "2026-11-23T08:30:00Z");
-        s.unfinished_run = Some(7);
+        s.unfinished_run = Some(Unfinished {
+            id: 7,
+            pending_retry: false,
+        });
         let p = plan(&hourly(), &s, t("2026-11-23T09:00:00Z"), 300);
         assert_eq!(summary(&p), [("09:00".into(), "skipped")]);
         s.overlap = Overlap::Allow;
         let p = plan(&hourly(), &s, t("2026-11-23T09:00:00Z"), 300);
         assert_eq!(summary(&p), [("09:00".into(), "queue")]);
+    }
+
+    #[test]
+    fn a_slot_due_while_a_retry_is_pending_is_merged_into_it() {
+        let mut s = state(Catchup::Latest, "2026-11-23T08:30:00Z");
+        s.unfinished_run = Some(Unfinished {
+            id: 7,
+            pending_retry: true,
+        });
+        let p = plan(&hourly(), &s, t("2026-11-23T09:00:05Z"), 300);
+        assert_eq!(p.decisions.len(), 1);
+        assert_eq!(p.decisions[0].verdict, Verdict::Merge(7));
+        // overlap allow queues the slot beside the retry, as it queues beside any run.
+        s.overlap = Overlap::Allow;
+        let p = plan(&hourly(), &s, t("2026-11-23T09:00:05Z"), 300);
+        assert_eq!(summary(&p), [("09:00".into(), "queue")]);
+    }
+
+    #[test]
+    fn a_late_slot_the_catchup_policy_drops_is_missed_even_with_a_pending_retry() {
+        let mut s = state(Catchup::Latest, "2026-11-23T06:30:00Z");
+        s.unfinished_run = Some(Unfinished {
+            id: 3,
+            pending_retry: true,
+        });
+        let p = plan(&hourly(), &s, t("2026-11-23T09:20:00Z"), 300);
+        assert_eq!(
+            summary(&p),
+            [
+                ("07:00".into(), "missed"),
+                ("08:00".into(), "missed"),
+                ("09:00".into(), "merge")
+            ]
+        );
     }
 
     #[test]
@@ -289,7 +354,48 @@ mod tests {
         assert!(p.decisions[1..].iter().all(|d| d.verdict == Verdict::Queue));
     }
 
+    fn unfinished() -> impl Strategy<Value = Option<Unfinished>> {
+        proptest::option::of(
+            (1i64..100, any::<bool>())
+                .prop_map(|(id, pending_retry)| Unfinished { id, pending_retry }),
+        )
+    }
+
     proptest! {
+        /// Under overlap skip, a slot that runs is queued when nothing is unfinished,
+        /// merged into the unfinished run exactly when that is a pending retry, and
+        /// skipped only for a run that is not one: a pending retry never costs a slot.
+        #[test]
+        fn a_pending_retry_never_costs_a_slot(
+            unfinished in unfinished(),
+            catchup in prop_oneof![Just(Catchup::Latest), Just(Catchup::All), Just(Catchup::Skip)],
+            last_back in 1i64..20,
+            late in 0i64..3000,
+        ) {
+            let schedule = Timetable::parse("*/5 * * * *", "UTC").unwrap();
+            let now = t("2026-11-23T09:00:00Z") + late;
+            let mut s = state(catchup, "2026-11-23T09:00:00Z");
+            s.last_slot -= last_back * 300;
+            s.unfinished_run = unfinished;
+            let p = plan(&schedule, &s, now, 300);
+            for d in &p.decisions {
+                match (&d.verdict, unfinished) {
+                    (Verdict::Queue, None) | (Verdict::Missed(_), _) => {}
+                    (Verdict::Merge(id), Some(u)) => {
+                        prop_assert!(u.pending_retry && *id == u.id, "{d:?}");
+                    }
+                    (Verdict::Skipped(_), Some(u)) => prop_assert!(!u.pending_retry, "{d:?}"),
+                    other => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+            // The slots that run are the same whatever is unfinished: only how changes.
+            let mut free = s;
+            free.unfinished_run = None;
+            let runs = |p: &Plan| p.decisions.iter().filter(|d| !matches!(d.verdict, Verdict::Missed(_))).count();
+            let q = plan(&schedule, &free, now, 300);
+            prop_assert_eq!(runs(&p), runs(&q));
+        }
+
         /// However the passes are spaced (including clocks going backwards), every slot is
         /// decided at most once, and with passes at least every grace period, exactly once.
         #[test]

@@ -601,3 +601,28 @@ pub fn counts(db: &dyn Conn) -> Result<Vec<(String, i64)>> {
         .map(|row| Ok((row.text(0)?, row.int(1)?)))
         .collect()
 }
+
+/// The oldest unfinished (pending or running) run of `job`, and whether it is a pending
+/// retry a slot may be merged into: the job's only unfinished run, a slot's run, pending
+/// (not claimed) for an attempt after the first.
+pub fn unfinished_run_of(db: &dyn Conn, job: &str) -> Result<Option<crate::plan::Unfinished>> {
+    let rows = db.query(db.sql().unfinished_runs_of, params![job])?;
+    let Some(oldest) = rows.first() else {
+        return Ok(None);
+    };
+    let pending_retry = rows.len() == 1
+        && oldest.text(1)? == RunStatus::Pending.as_str()
+        && oldest.int(2)? > 1
+        && oldest.opt_int(3)?.is_some();
+    Ok(Some(crate::plan::Unfinished {
+        id: oldest.int(0)?,
+        pending_retry,
+    }))
+}
+
+/// Merges a slot into the pending retry `id`: the retry becomes due at `slot` if it was
+/// due later. False when it is no longer a pending retry (claimed meanwhile, by another
+/// host, or cancelled): the slot then keeps the overlap policy.
+pub fn merge_into_retry(db: &dyn Conn, id: i64, slot: Timestamp) -> Result<bool> {
+    Ok(db.execute(db.sql().merge_into_retry, params![id, slot])? == 1)
+}

@@ -156,4 +156,9 @@ pub static SQL: Sql = Sql {
     delete_old_runs: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 \
         AND id < $2 AND status IN ('success', 'failed', 'skipped', 'missed') \
         AND coalesce(finished_at, created_at) < $3 ORDER BY id LIMIT $4)",
+    // At most two: whether the oldest is the only one matters.
+    unfinished_runs_of: "SELECT id, status, attempt, slot FROM runs \
+        WHERE job = $1 AND status IN ('pending', 'running') ORDER BY id LIMIT 2",
+    merge_into_retry: "UPDATE runs SET due_at = CASE WHEN due_at > $2 THEN $2 ELSE due_at END \
+        WHERE id = $1 AND status = 'pending' AND attempt > 1",
 };
