@@ -170,7 +170,30 @@ fn a_first_attempt_still_waiting_keeps_overlap_skip(backend: Backend) {
     );
 }
 
+fn a_retry_beside_another_unfinished_run_keeps_overlap_skip(backend: Backend) {
+    let s = Scratch::new(backend);
+    s.add_failing();
+    s.pass(START + 65);
+    // Run 2, queued for later, is unfinished too: merging into run 1 would run the job
+    // beside it, so the slot is skipped as before.
+    s.ok(
+        START + 70,
+        &["enqueue", "f", "--at", &rfc3339(START + 3 * 3600)],
+    );
+    s.pass(START + 125);
+    let runs = s.runs();
+    assert_eq!(
+        runs[&1]["status"], "pending",
+        "the retry waits for its backoff"
+    );
+    assert_eq!(
+        runs[&3]["error"],
+        "run 1 of this job was still unfinished (overlap skip)"
+    );
+}
+
 on_both_backends!(
+    a_retry_beside_another_unfinished_run_keeps_overlap_skip,
     a_failing_every_minute_job_loses_no_slot_to_its_retry,
     a_claimed_retry_keeps_overlap_skip,
     a_first_attempt_still_waiting_keeps_overlap_skip,
