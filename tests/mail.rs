@@ -197,7 +197,55 @@ fn a_job_that_succeeds_prints_nothing(backend: Backend) {
     }
 }
 
+fn the_daemon_mails_a_failure_once(backend: Backend) {
+    let s = Scratch::new(backend, false);
+    s.ok(START, &["add", "once", "--retries", "0", "--", FAILING]);
+    s.ok(START, &["add", "twice", "--retries", "1", "--", FAILING]);
+    s.ok(START, &["enqueue", "once"]);
+    s.ok(START, &["enqueue", "twice"]);
+    let log = s.db.dir.path().join("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_cronq"))
+        .env_remove("CRONQ_DB")
+        .env_remove("CRONQ_NOW")
+        .env_remove("RUST_LOG")
+        .arg("--db")
+        .arg(s.db.arg())
+        .arg("--now")
+        .arg(rfc3339(START))
+        .args(["daemon", "--interval", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let runs = || {
+        let out = s.cronq(START, &["runs", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    common::wait_for("both runs to end an attempt", || {
+        let runs = runs();
+        let runs = runs.as_array().unwrap();
+        runs.len() == 2
+            && runs
+                .iter()
+                .all(|r| r["status"] == "failed" || r["attempt"] == 2)
+    });
+    // A few more passes: none may repeat the warning.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: kill has no memory effects; the daemon is this test's own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    assert!(daemon.wait().unwrap().success());
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("job once run 1 failed: exit status 3\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  | line 15\n"), "{stderr}");
+}
+
 on_both_backends!(
+    the_daemon_mails_a_failure_once,
     a_failure_is_mailed_once_when_no_retry_is_left,
     a_failed_attempt_with_a_retry_left_is_logged_at_verbose,
     parallel_mode_mails_a_failure_once,
