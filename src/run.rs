@@ -238,11 +238,12 @@ pub fn fail_stale(
 /// queued again by a shutdown does). Cron mails whatever a pass prints, so only what
 /// needs a person is a warning: a run that failed for good, printed once, by the process
 /// that ran it, with the last lines of its output (read from `db`, where they were just
-/// recorded). A failed attempt that a retry may still make good, a success and a run a
-/// shutdown queued again are logged at `info` (`-v`).
+/// recorded). A run a shutdown stopped and queued again stays a warning too (a job killed
+/// half-way may have left half its work). A failed attempt that a retry may still make
+/// good and a success are logged at `info` (`-v`).
 pub fn report(db: &dyn Conn, run: &Run, ending: &Ending) -> bool {
     match ending {
-        Ending::Succeeded | Ending::WillRetry { .. } | Ending::Requeued(_) => {
+        Ending::Succeeded | Ending::WillRetry { .. } => {
             log::info!("{}", describe(run, ending));
         }
         Ending::Failed(_) => {
@@ -255,7 +256,7 @@ pub fn report(db: &dyn Conn, run: &Run, ending: &Ending) -> bool {
             };
             log::warn!("{}", failure_message(run, ending, &output));
         }
-        Ending::Abandoned(_) => log::warn!("{}", describe(run, ending)),
+        Ending::Requeued(_) | Ending::Abandoned(_) => log::warn!("{}", describe(run, ending)),
     }
     matches!(ending, Ending::Succeeded | Ending::Requeued(_))
 }
