@@ -505,3 +505,69 @@ fn failure(reason: String, duration_ms: Option<i64>) -> Outcome {
         duration_ms: duration_ms.unwrap_or(0),
     }
 }
+
+#[cfg(test)]
+mod failure_message_tests {
+    use super::*;
+
+    fn run(attempt: i64, max_attempts: i64) -> Run {
+        Run {
+            id: 9,
+            job: "j".into(),
+            slot: None,
+            status: RunStatus::Failed,
+            priority: 0,
+            due_at: 0,
+            attempt,
+            max_attempts,
+            target_id: None,
+            target_type: None,
+            data: None,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            exit_code: Some(3),
+            error: None,
+            interruptions: 0,
+            host: None,
+        }
+    }
+
+    fn failed() -> Ending {
+        Ending::Failed("exit status 3".into())
+    }
+
+    #[test]
+    fn a_run_without_output_says_so() {
+        assert_eq!(
+            failure_message(&run(1, 1), &failed(), b""),
+            "job j run 9 failed: exit status 3\n  it wrote no output"
+        );
+    }
+
+    #[test]
+    fn output_that_fits_is_shown_whole_with_the_attempts() {
+        assert_eq!(
+            failure_message(&run(2, 2), &failed(), b"a\n\x1b[2Jb\r\n"),
+            "job j run 9 failed: exit status 3 (attempt 2 of 2)\n  \
+             its output (all of it: cronq show 9):\n  | a\n  | \\x1b[2Jb\\x0d"
+        );
+    }
+
+    #[test]
+    fn only_the_last_lines_are_shown_each_cut_to_a_length() {
+        let mut output = String::new();
+        for n in 1..=FAILURE_LINES + 2 {
+            output.push_str(&format!("line {n}\n"));
+        }
+        output.push_str(&"x".repeat(FAILURE_LINE_CHARS + 5));
+        let message = failure_message(&run(1, 1), &failed(), output.as_bytes());
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 2 + FAILURE_LINES, "{message}");
+        assert!(lines[1].starts_with("  the last 10 lines of its output"));
+        assert_eq!(lines[2], "  | line 4");
+        let cut = format!("  | {} [cut]", "x".repeat(FAILURE_LINE_CHARS));
+        assert_eq!(lines[lines.len() - 1], cut);
+    }
+}
