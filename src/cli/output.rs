@@ -80,6 +80,153 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
+/// A column of a table fitted to a terminal.
+#[derive(Clone, Copy, Debug)]
+pub struct Column<'a> {
+    pub header: &'a str,
+    /// When the table is too wide, columns with a rank are left out, rank 1 first;
+    /// columns without one always stay.
+    pub drop_rank: Option<u8>,
+    /// Whether long cells may be cut with `…` (a command, a reason) rather than the
+    /// column left out.
+    pub cut: bool,
+}
+
+impl<'a> Column<'a> {
+    /// A column that always stays and is never cut.
+    pub const fn kept(header: &'a str) -> Column<'a> {
+        Column {
+            header,
+            drop_rank: None,
+            cut: false,
+        }
+    }
+
+    /// A column left out, rank 1 first, when the table is too wide.
+    pub const fn droppable(header: &'a str, rank: u8) -> Column<'a> {
+        Column {
+            header,
+            drop_rank: Some(rank),
+            cut: false,
+        }
+    }
+
+    /// A column whose long cells are cut with `…`.
+    pub const fn cut(header: &'a str) -> Column<'a> {
+        Column {
+            header,
+            drop_rank: None,
+            cut: true,
+        }
+    }
+
+    /// Cut, and left out at `rank` when cutting is not enough.
+    pub const fn cut_or_dropped(header: &'a str, rank: u8) -> Column<'a> {
+        Column {
+            header,
+            drop_rank: Some(rank),
+            cut: true,
+        }
+    }
+}
+
+/// The narrowest a cut column becomes (or its header, if wider).
+const MIN_CUT_WIDTH: usize = 12;
+
+/// `table`, fitted to `width` when given (a terminal): columns are left out in their
+/// rank's order until the rest fits with the cuttable columns at their narrowest, then
+/// the room left is shared among the cuttable columns, whose longer cells end in `…`.
+/// Without a width (a pipe), every column and every cell is kept whole.
+pub fn fitted_table(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> String {
+    let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
+    let Some(width) = width else {
+        return table(&headers, rows);
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape_field(cell)).collect())
+        .collect();
+    let full: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .filter_map(|row| row.get(i))
+                .map(|cell| cell.chars().count())
+                .chain([c.header.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let narrowest = |i: usize| {
+        if columns[i].cut {
+            full[i].min(MIN_CUT_WIDTH.max(columns[i].header.chars().count()))
+        } else {
+            full[i]
+        }
+    };
+    let total = |shown: &[usize], w: &dyn Fn(usize) -> usize| {
+        shown.iter().map(|&i| w(i)).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+    };
+    let mut shown: Vec<usize> = (0..columns.len()).collect();
+    while total(&shown, &narrowest) > width {
+        let next = shown
+            .iter()
+            .enumerate()
+            .filter_map(|(at, &i)| columns[i].drop_rank.map(|rank| (rank, at)))
+            .min();
+        match next {
+            Some((_, at)) => {
+                shown.remove(at);
+            }
+            None => break,
+        }
+    }
+    // Share the room among the cut columns, narrowest need first, each at least its
+    // narrowest and at most its full width.
+    let mut widths: Vec<usize> = full.clone();
+    let fixed: usize = shown
+        .iter()
+        .filter(|&&i| !columns[i].cut)
+        .map(|&i| full[i])
+        .sum::<usize>()
+        + 2 * shown.len().saturating_sub(1);
+    let mut room = width.saturating_sub(fixed);
+    let mut cut: Vec<usize> = shown.iter().copied().filter(|&i| columns[i].cut).collect();
+    cut.sort_by_key(|&i| full[i]);
+    for (n, &i) in cut.iter().enumerate() {
+        let share = room / (cut.len() - n);
+        widths[i] = full[i].min(share).max(narrowest(i));
+        room = room.saturating_sub(widths[i]);
+    }
+    let mut text = String::new();
+    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let last = shown.len().saturating_sub(1);
+        for (at, &i) in shown.iter().enumerate() {
+            let cell = row.get(i).map_or("", String::as_str);
+            let w = widths[i];
+            let cell = cut_to(cell, w);
+            if at == last {
+                text.push_str(&cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// `cell`, at most `width` characters: a longer one ends in `…`.
+fn cut_to(cell: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if cell.chars().count() <= width {
+        return std::borrow::Cow::Borrowed(cell);
+    }
+    let kept: String = cell.chars().take(width.saturating_sub(1)).collect();
+    std::borrow::Cow::Owned(format!("{kept}…"))
+}
+
 pub fn job_json(job: &Job) -> Value {
     json!({
         "name": job.name,
