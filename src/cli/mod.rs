@@ -56,7 +56,7 @@ pub struct Cli {
 
     /// Take this time as now for every scheduling decision (tests, "what if"): RFC 3339,
     /// +5m or -1h from the real clock, 2026-12-01 12:00 or tomorrow 09:00 (local time)
-    #[arg(long, env = "CRONQ_NOW", value_name = "TIME", value_parser = terminal::parse_now, help_heading = GLOBAL)]
+    #[arg(long, env = "CRONQ_NOW", value_name = "TIME", allow_hyphen_values = true, value_parser = terminal::parse_now, help_heading = GLOBAL)]
     now: Option<Timestamp>,
 
     /// Log more to stderr (-v: each run, -vv: debugging)

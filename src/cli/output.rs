@@ -47,10 +47,6 @@ pub fn local_time(tz: &str, t: Timestamp) -> String {
     }
 }
 
-pub fn time_or_dash(t: Option<Timestamp>) -> String {
-    t.map_or_else(|| "-".to_string(), format_time)
-}
-
 /// Lays out rows under a header, columns padded to their widest cell. Every cell is
 /// escaped (`escape_field`): a job's command or a run's reason may hold control characters.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {

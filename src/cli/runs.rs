@@ -1,9 +1,7 @@
 //! `cronq runs` and `cronq show`: what ran, what is queued, and why something did not run.
 
 use super::escape::{escape, escape_field, LineBreaks};
-use super::output::{
-    emit, emit_bytes, emit_json, fitted_table, run_json, time_or_dash, time_or_null, Column,
-};
+use super::output::{emit, emit_bytes, emit_json, fitted_table, run_json, time_or_null, Column};
 use super::terminal::{self, Times};
 use super::{unknown_job, Context};
 use crate::error::usage;
@@ -24,7 +22,7 @@ pub struct ListArgs {
     status: Option<RunStatus>,
     /// Only runs due at or after this time: RFC 3339, -1h, 2026-12-01 12:00 or today 09:00
     /// (local time)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     since: Option<String>,
     /// How many runs at most
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
@@ -164,18 +162,17 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         return Ok(0);
     }
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let to_terminal = std::io::stdout().is_terminal();
+    let times = Times::for_terminal(context, to_terminal);
     let fields = [
         ("id", run.id.to_string()),
         ("job", run.job.clone()),
         ("status", run.status.to_string()),
-        (
-            "slot",
-            run.slot.map_or_else(|| "-".to_string(), format_time),
-        ),
-        ("due at", format_time(run.due_at)),
-        ("created at", format_time(run.created_at)),
-        ("started at", time_or_dash(run.started_at)),
-        ("finished at", time_or_dash(run.finished_at)),
+        ("slot", times.field_or_dash(run.slot)),
+        ("due at", times.field(run.due_at)),
+        ("created at", times.field(run.created_at)),
+        ("started at", times.field_or_dash(run.started_at)),
+        ("finished at", times.field_or_dash(run.finished_at)),
         (
             "duration",
             run.duration_ms
@@ -198,14 +195,13 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         .map(|(k, v)| format!("{k}: {}\n", escape_field(v)))
         .collect();
     let mut shown = text.into_bytes();
-    let to_terminal = std::io::stdout().is_terminal();
     // Earlier attempts first, each with the tail of its output: the run's own output is
     // its latest attempt's.
     for a in &attempts {
         let line = format!(
             "attempt {}: finished {}, exit code {}, on {}: {}\n",
             a.attempt,
-            format_time(a.finished_at),
+            times.field(a.finished_at),
             a.exit_code
                 .map_or_else(|| "-".to_string(), |c| c.to_string()),
             a.host.as_deref().unwrap_or("-"),
