@@ -26,8 +26,8 @@ const COLUMNS: [Column; 9] = [
     Column::droppable("STATUS", 4),
     Column::kept("NEXT SLOT"),
     Column::droppable("NEXT SLOT (TZ)", 2),
-    Column::cut_or_dropped("LAST", 5),
-    Column::cut("COMMAND"),
+    Column::cut_or_dropped("LAST", 12, 5),
+    Column::cut("COMMAND", 20),
 ];
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {

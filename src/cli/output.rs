@@ -83,9 +83,9 @@ pub struct Column<'a> {
     /// When the table is too wide, columns with a rank are left out, rank 1 first;
     /// columns without one always stay.
     pub drop_rank: Option<u8>,
-    /// Whether long cells may be cut with `…` (a command, a reason) rather than the
-    /// column left out.
-    pub cut: bool,
+    /// The narrowest that long cells (a command, a reason) may be cut to with `…`; 0:
+    /// never cut.
+    pub min_width: usize,
 }
 
 impl<'a> Column<'a> {
@@ -94,7 +94,7 @@ impl<'a> Column<'a> {
         Column {
             header,
             drop_rank: None,
-            cut: false,
+            min_width: 0,
         }
     }
 
@@ -103,31 +103,28 @@ impl<'a> Column<'a> {
         Column {
             header,
             drop_rank: Some(rank),
-            cut: false,
+            min_width: 0,
         }
     }
 
-    /// A column whose long cells are cut with `…`.
-    pub const fn cut(header: &'a str) -> Column<'a> {
+    /// A column whose long cells are cut with `…`, down to `min_width` characters.
+    pub const fn cut(header: &'a str, min_width: usize) -> Column<'a> {
         Column {
             header,
             drop_rank: None,
-            cut: true,
+            min_width,
         }
     }
 
     /// Cut, and left out at `rank` when cutting is not enough.
-    pub const fn cut_or_dropped(header: &'a str, rank: u8) -> Column<'a> {
+    pub const fn cut_or_dropped(header: &'a str, min_width: usize, rank: u8) -> Column<'a> {
         Column {
             header,
             drop_rank: Some(rank),
-            cut: true,
+            min_width,
         }
     }
 }
-
-/// The narrowest a cut column becomes (or its header, if wider).
-const MIN_CUT_WIDTH: usize = 12;
 
 /// `table`, fitted to `width` when given (a terminal): columns are left out in their
 /// rank's order until the rest fits with the cuttable columns at their narrowest, then
@@ -154,18 +151,19 @@ pub fn fitted_table(columns: &[Column], rows: &[Vec<String>], width: Option<usiz
                 .unwrap_or(0)
         })
         .collect();
+    let is_cut = |i: usize| columns[i].min_width > 0;
     let narrowest = |i: usize| {
-        if columns[i].cut {
-            full[i].min(MIN_CUT_WIDTH.max(columns[i].header.chars().count()))
+        if is_cut(i) {
+            full[i].min(columns[i].min_width.max(columns[i].header.chars().count()))
         } else {
             full[i]
         }
     };
-    let total = |shown: &[usize], w: &dyn Fn(usize) -> usize| {
-        shown.iter().map(|&i| w(i)).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+    let total = |shown: &[usize]| {
+        shown.iter().map(|&i| narrowest(i)).sum::<usize>() + 2 * shown.len().saturating_sub(1)
     };
     let mut shown: Vec<usize> = (0..columns.len()).collect();
-    while total(&shown, &narrowest) > width {
+    while total(&shown) > width {
         let next = shown
             .iter()
             .enumerate()
@@ -178,22 +176,16 @@ pub fn fitted_table(columns: &[Column], rows: &[Vec<String>], width: Option<usiz
             None => break,
         }
     }
-    // Share the room among the cut columns, narrowest need first, each at least its
-    // narrowest and at most its full width.
-    let mut widths: Vec<usize> = full.clone();
-    let fixed: usize = shown
-        .iter()
-        .filter(|&&i| !columns[i].cut)
-        .map(|&i| full[i])
-        .sum::<usize>()
-        + 2 * shown.len().saturating_sub(1);
-    let mut room = width.saturating_sub(fixed);
-    let mut cut: Vec<usize> = shown.iter().copied().filter(|&i| columns[i].cut).collect();
-    cut.sort_by_key(|&i| full[i]);
+    // Every cut column has its narrowest; the room beyond is shared, the column that
+    // needs the least first, so that what one leaves unused goes to the others.
+    let mut widths: Vec<usize> = (0..columns.len()).map(narrowest).collect();
+    let mut room = width.saturating_sub(total(&shown));
+    let mut cut: Vec<usize> = shown.iter().copied().filter(|&i| is_cut(i)).collect();
+    cut.sort_by_key(|&i| full[i] - widths[i]);
     for (n, &i) in cut.iter().enumerate() {
-        let share = room / (cut.len() - n);
-        widths[i] = full[i].min(share).max(narrowest(i));
-        room = room.saturating_sub(widths[i]);
+        let more = (full[i] - widths[i]).min(room / (cut.len() - n));
+        widths[i] += more;
+        room -= more;
     }
     let mut text = String::new();
     let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();

@@ -88,15 +88,15 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
         Column::kept("ID"),
         Column::kept("JOB"),
         Column::kept("STATUS"),
-        Column::cut_or_dropped("TARGET", 6),
+        Column::cut_or_dropped("TARGET", 12, 4),
         Column::droppable("SLOT", 1),
-        Column::droppable("DUE", 3),
+        Column::droppable("DUE", 6),
         Column::kept("FINISHED"),
         Column::droppable("DURATION", 5),
         Column::droppable("ATTEMPT", 2),
-        Column::droppable("EXIT", 4),
+        Column::droppable("EXIT", 3),
         Column::droppable("HOST", 7),
-        Column::cut("REASON"),
+        Column::cut("REASON", 20),
     ];
     let dash = || "-".to_string();
     let mut rows: Vec<Vec<String>> = list
