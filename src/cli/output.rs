@@ -268,3 +268,69 @@ pub fn run_json(run: &Run, output: Option<&str>) -> Value {
     }
     value
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const COLUMNS: [Column; 4] = [
+        Column::kept("ID"),
+        Column::droppable("KIND", 1),
+        Column::droppable("WHEN", 2),
+        Column::cut("COMMAND", 20),
+    ];
+
+    fn rows(command: &str) -> Vec<Vec<String>> {
+        vec![vec![
+            "1".to_string(),
+            "command".to_string(),
+            "in 4 min (10:04)".to_string(),
+            command.to_string(),
+        ]]
+    }
+
+    #[test]
+    fn a_pipe_gets_the_plain_table_and_a_terminal_a_fitted_one() {
+        let long = "x".repeat(100);
+        assert_eq!(
+            fitted_table(&COLUMNS, &rows(&long), None),
+            table(&["ID", "KIND", "WHEN", "COMMAND"], &rows(&long))
+        );
+        // KIND goes first; then the command is cut to its narrowest, 20.
+        let fitted = fitted_table(&COLUMNS, &rows(&long), Some(42));
+        assert_eq!(
+            fitted,
+            format!(
+                "ID  WHEN              COMMAND\n1   in 4 min (10:04)  {}…\n",
+                "x".repeat(19)
+            )
+        );
+        // Narrower still, WHEN goes too, and the command has the rest.
+        let fitted = fitted_table(&COLUMNS, &rows(&long), Some(41));
+        assert_eq!(fitted, format!("ID  COMMAND\n1   {}…\n", "x".repeat(36)));
+        // Room enough: nothing changes.
+        assert_eq!(
+            fitted_table(&COLUMNS, &rows("echo hi"), Some(80)),
+            table(&["ID", "KIND", "WHEN", "COMMAND"], &rows("echo hi"))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn fitted_lines_are_never_wider_than_the_terminal(
+            command in "\\PC{0,300}",
+            width in 80usize..300,
+        ) {
+            let fitted = fitted_table(&COLUMNS, &rows(&command), Some(width));
+            for line in fitted.lines() {
+                prop_assert!(line.chars().count() <= width, "{:?}", line);
+            }
+            let shown = escape_field(&command);
+            // ID, KIND and WHEN take 2 + 7 + 16 columns and 6 of gaps.
+            if shown.chars().count() + 31 <= width {
+                prop_assert!(fitted.contains(&shown));
+            }
+        }
+    }
+}
