@@ -16,7 +16,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
 }
 
 /// The forms `parse_when` accepts, as its error message lists them.
-pub const TIME_FORMS: &str = "an RFC 3339 time (2026-11-23T09:00:00Z), a time from now \
+pub const TIME_FORMS: &str = "an RFC 3339 time like 2026-11-23T09:00:00Z, a time from now \
      (+5m, -1h, +2d; units s, m, h, d), a local date and time (2026-12-01 12:00), or \
      today or tomorrow at a local time (tomorrow 09:00)";
 
