@@ -176,8 +176,8 @@ fn offer_database_and_clock(
     cmd
 }
 
-/// The value of `id` (`db`, `now`) given nearest the command: after the subcommand before
-/// before it, and on the command line before the environment.
+/// The value of `id` (`db`, `now`) given nearest the command: after the subcommand wins
+/// over before it, and the command line over the environment.
 fn nearest<T: Clone + Send + Sync + 'static>(matches: &clap::ArgMatches, id: &str) -> Option<T> {
     let mut levels = vec![matches];
     while let Some((_, sub)) = levels.last().and_then(|m| m.subcommand()) {
@@ -341,5 +341,48 @@ pub fn unknown_job(conn: &dyn store::sql::Conn, name: &str) -> anyhow::Error {
             names.join(", ")
         )),
         Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_and_offers_db_and_now_where_used() {
+        let cli = command();
+        cli.clone().debug_assert();
+        let offers = |name: &str, id: &str| {
+            cli.find_subcommand(name)
+                .is_some_and(|sub| sub.get_arguments().any(|a| a.get_id() == id))
+        };
+        assert!(offers("jobs", "db") && offers("jobs", "now"));
+        assert!(!offers("next", "db") && offers("next", "now"));
+        assert!(!offers("completions", "db") && !offers("completions", "now"));
+        assert!(offers("crontab", "db") && !offers("crontab", "now"));
+    }
+
+    #[test]
+    fn db_and_now_given_after_the_command_win() {
+        let matches = command()
+            .try_get_matches_from([
+                "cronq",
+                "--db",
+                "a.db",
+                "--now",
+                "+0s",
+                "runs",
+                "--db",
+                "b.db",
+                "--now",
+                "2026-11-23T09:00:00Z",
+            ])
+            .unwrap();
+        assert_eq!(nearest::<OsString>(&matches, "db"), Some("b.db".into()));
+        assert_eq!(nearest::<Timestamp>(&matches, "now"), Some(1_795_424_400));
+        let matches = command()
+            .try_get_matches_from(["cronq", "--db", "a.db", "runs"])
+            .unwrap();
+        assert_eq!(nearest::<OsString>(&matches, "db"), Some("a.db".into()));
     }
 }
