@@ -2,7 +2,6 @@
 
 use super::output::emit;
 use anyhow::Result;
-use clap::CommandFactory;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,7 +11,7 @@ pub struct Args {
 
 pub fn execute(args: Args) -> Result<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut super::Cli::command(), "cronq", &mut script);
+    clap_complete::generate(args.shell, &mut super::command(), "cronq", &mut script);
     emit(&String::from_utf8_lossy(&script))?;
     Ok(0)
 }

@@ -1,7 +1,8 @@
 //! `cronq runs` and `cronq show`: what ran, what is queued, and why something did not run.
 
 use super::escape::{escape, escape_field, LineBreaks};
-use super::output::{emit, emit_bytes, emit_json, run_json, table, time_or_dash, time_or_null};
+use super::output::{emit, emit_bytes, emit_json, fitted_table, run_json, time_or_null, Column};
+use super::terminal::{self, Times};
 use super::{unknown_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
@@ -19,12 +20,20 @@ pub struct ListArgs {
     /// Only runs with this status: pending, running, success, failed, skipped, missed
     #[arg(long, value_name = "STATUS")]
     status: Option<RunStatus>,
+    /// Only runs due at or after this time: RFC 3339, -1h, 2026-12-01 12:00 or today 09:00
+    /// (local time)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    since: Option<String>,
     /// How many runs at most
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
     limit: i64,
     /// Print JSON instead of a table
     #[arg(long)]
     json: bool,
+    /// Show every column, whole, however wide the terminal; in a pipe, add TARGET and
+    /// DURATION
+    #[arg(long, conflicts_with = "json")]
+    wide: bool,
 }
 
 #[derive(clap::Args)]
@@ -48,11 +57,26 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
             return Err(unknown_job(conn, name));
         }
     }
-    let list = runs::list(conn, args.job.as_deref(), args.status, args.limit)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| terminal::parse_time_option("--since", text, context))
+        .transpose()?;
+    let filter = runs::Filter {
+        job: args.job.clone(),
+        status: args.status,
+        since,
+        ..runs::Filter::default()
+    };
+    let list = runs::search(conn, &filter, args.limit)?;
     if args.json {
         emit_json(&list.iter().map(|r| run_json(r, None)).collect())?;
         return Ok(0);
     }
+    let times = Times::new(context);
+    let width = if args.wide { None } else { terminal::width() };
+    // A pipe gets the columns it always had, unless --wide asks for all of them.
+    let all_columns = args.wide || width.is_some();
     // Which host ran what matters only where several did (a shared PostgreSQL database).
     let several_hosts = list
         .iter()
@@ -60,34 +84,60 @@ pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
         .collect::<std::collections::HashSet<_>>()
         .len()
         > 1;
-    let rows: Vec<Vec<String>> = list
+    let mut columns = vec![
+        Column::kept("ID"),
+        Column::kept("JOB"),
+        Column::kept("STATUS"),
+        Column::cut_or_dropped("TARGET", 12, 4),
+        Column::droppable("SLOT", 1),
+        Column::droppable("DUE", 6),
+        Column::kept("FINISHED"),
+        Column::droppable("DURATION", 5),
+        Column::droppable("ATTEMPT", 2),
+        Column::droppable("EXIT", 3),
+        Column::droppable("HOST", 7),
+        Column::cut("REASON", 20),
+    ];
+    let dash = || "-".to_string();
+    let mut rows: Vec<Vec<String>> = list
         .iter()
         .map(|r| {
-            let mut row = vec![
+            let target = match (&r.target_type, &r.target_id) {
+                (Some(kind), Some(id)) => format!("{kind} {id}"),
+                (None, Some(id)) => id.clone(),
+                (Some(kind), None) => kind.clone(),
+                (None, None) => dash(),
+            };
+            vec![
                 r.id.to_string(),
                 r.job.clone(),
                 r.status.to_string(),
-                r.slot.map_or_else(|| "-".to_string(), format_time),
-                format_time(r.due_at),
-                time_or_dash(r.finished_at),
+                target,
+                times.cell_or_dash(r.slot),
+                times.cell(r.due_at),
+                times.cell_or_dash(r.finished_at),
+                r.duration_ms
+                    .map_or_else(dash, crate::time::human_duration_ms),
                 format!("{}/{}", r.attempt, r.max_attempts),
-                r.exit_code
-                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                r.exit_code.map_or_else(dash, |c| c.to_string()),
+                r.host.clone().unwrap_or_else(dash),
                 r.error.clone().unwrap_or_default(),
-            ];
-            if several_hosts {
-                row.insert(8, r.host.clone().unwrap_or_else(|| "-".to_string()));
-            }
-            row
+            ]
         })
         .collect();
-    let mut header = vec![
-        "ID", "JOB", "STATUS", "SLOT", "DUE", "FINISHED", "ATTEMPT", "EXIT", "REASON",
-    ];
-    if several_hosts {
-        header.insert(8, "HOST");
+    let left_out = |header: &str| {
+        (header == "HOST" && !several_hosts)
+            || (!all_columns && matches!(header, "TARGET" | "DURATION"))
+    };
+    for i in (0..columns.len()).rev() {
+        if left_out(columns[i].header) {
+            columns.remove(i);
+            for row in &mut rows {
+                row.remove(i);
+            }
+        }
     }
-    emit(&table(&header, &rows))?;
+    emit(&fitted_table(&columns, &rows, width))?;
     Ok(0)
 }
 
@@ -112,18 +162,17 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         return Ok(0);
     }
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let to_terminal = std::io::stdout().is_terminal();
+    let times = Times::for_terminal(context, to_terminal);
     let fields = [
         ("id", run.id.to_string()),
         ("job", run.job.clone()),
         ("status", run.status.to_string()),
-        (
-            "slot",
-            run.slot.map_or_else(|| "-".to_string(), format_time),
-        ),
-        ("due at", format_time(run.due_at)),
-        ("created at", format_time(run.created_at)),
-        ("started at", time_or_dash(run.started_at)),
-        ("finished at", time_or_dash(run.finished_at)),
+        ("slot", times.field_or_dash(run.slot)),
+        ("due at", times.field(run.due_at)),
+        ("created at", times.field(run.created_at)),
+        ("started at", times.field_or_dash(run.started_at)),
+        ("finished at", times.field_or_dash(run.finished_at)),
         (
             "duration",
             run.duration_ms
@@ -146,14 +195,13 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         .map(|(k, v)| format!("{k}: {}\n", escape_field(v)))
         .collect();
     let mut shown = text.into_bytes();
-    let to_terminal = std::io::stdout().is_terminal();
     // Earlier attempts first, each with the tail of its output: the run's own output is
     // its latest attempt's.
     for a in &attempts {
         let line = format!(
             "attempt {}: finished {}, exit code {}, on {}: {}\n",
             a.attempt,
-            format_time(a.finished_at),
+            times.field(a.finished_at),
             a.exit_code
                 .map_or_else(|| "-".to_string(), |c| c.to_string()),
             a.host.as_deref().unwrap_or("-"),
