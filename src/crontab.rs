@@ -119,7 +119,7 @@ const WRAPPERS: &[&str] = &[
 
 /// A job name made from a command: the first word that is not a wrapper, a variable, an
 /// option or a path given to `cd`/`flock`/`timeout`, without its directory and its
-/// extension, then its first argument if that is a plain word (`command.php cron` ->
+/// extension, then up to two plain words that follow it (`command.php cron` ->
 /// `command-cron`). Only A-Z a-z 0-9 _ . - are kept, and at most 56 characters, so that a
 /// `-N` suffix still fits the 64 of a name. `None` when nothing is left.
 pub fn name_of(command: &str) -> Option<String> {
@@ -147,14 +147,16 @@ pub fn name_of(command: &str) -> Option<String> {
         _ => program,
     };
     let mut name = slug(stem);
-    if let Some(argument) = words.next() {
+    // Up to two plain words after it: `command.php run-job Cleanup`.
+    for argument in words.take(2) {
         let plain = argument
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             && !argument.starts_with('-');
-        if plain && !name.is_empty() {
-            name = format!("{name}-{argument}");
+        if !plain || name.is_empty() {
+            break;
         }
+        name = format!("{name}-{argument}");
     }
     let name: String = name.chars().take(56).collect();
     let name = name.trim_matches(|c| c == '-' || c == '.').to_string();
@@ -365,9 +367,10 @@ PATH = /usr/bin:/bin
             ("/usr/local/bin/backup --all", Some("backup")),
             ("php /srv/crm/command.php cron", Some("command-cron")),
             (
-                "/usr/bin/php -f /srv/crm/command.php run-job Cleanup",
-                Some("command-run-job"),
+                "/usr/bin/php -f /srv/crm/command.php run-job Cleanup --x",
+                Some("command-run-job-Cleanup"),
             ),
+            ("sync-all a b c", Some("sync-all-a-b")),
             ("cd /srv/app && ./sync.sh --fast", Some("sync")),
             (
                 "env LANG=C nice -n 10 report.py daily",
