@@ -340,3 +340,95 @@ impl Follower {
         self.at_line_start = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: RunStatus, attempt: i64, error: Option<&str>) -> runs::Run {
+        runs::Run {
+            id: 7,
+            job: "j".to_string(),
+            slot: None,
+            status,
+            priority: 0,
+            due_at: 1_795_424_460,
+            attempt,
+            max_attempts: 3,
+            target_id: None,
+            target_type: None,
+            data: None,
+            created_at: 1_795_424_400,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            exit_code: None,
+            error: error.map(str::to_string),
+            interruptions: 0,
+            host: None,
+        }
+    }
+
+    fn step(f: &mut Follower, run: &runs::Run, output: &str) -> String {
+        String::from_utf8(f.next(run, output.as_bytes(), false)).unwrap()
+    }
+
+    #[test]
+    fn a_retried_run_is_followed_into_its_next_attempt() {
+        let mut f = Follower::default();
+        let running = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &running, "a\n"), "a\n");
+        assert_eq!(step(&mut f, &running, "a\nb"), "b");
+        assert_eq!(step(&mut f, &running, "a\nb"), "");
+        let retry = run(RunStatus::Pending, 2, Some("exit status 1"));
+        assert_eq!(
+            step(&mut f, &retry, "a\nbc\n"),
+            "c\n[cronq: attempt 1 failed (exit status 1); attempt 2 is due at \
+             2026-11-23T09:01:00Z]\n"
+        );
+        assert_eq!(step(&mut f, &retry, "a\nbc\n"), "");
+        // The next attempt has written nothing yet: the row still holds the last one's.
+        let second = run(RunStatus::Running, 2, None);
+        assert_eq!(step(&mut f, &second, "a\nbc\n"), "");
+        assert_eq!(step(&mut f, &second, "x\n"), "x\n");
+        let done = run(RunStatus::Success, 2, None);
+        assert_eq!(step(&mut f, &done, "x\ny"), "y\n[cronq: run 7: success]\n");
+    }
+
+    #[test]
+    fn a_run_put_back_by_a_shutdown_is_followed_into_its_next_start() {
+        let mut f = Follower::default();
+        assert_eq!(
+            step(&mut f, &run(RunStatus::Running, 1, None), "a\n"),
+            "a\n"
+        );
+        let requeued = run(RunStatus::Pending, 1, Some("stopped: shut down"));
+        assert_eq!(
+            step(&mut f, &requeued, "a\nb\n"),
+            "b\n[cronq: run 7 is back in the queue (stopped: shut down)]\n"
+        );
+        assert_eq!(step(&mut f, &requeued, "a\nb\n"), "");
+        let again = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &again, "a\nb\n"), "");
+        assert_eq!(step(&mut f, &again, "new\n"), "new\n");
+        let failed = run(RunStatus::Failed, 1, Some("exit status 2"));
+        assert_eq!(
+            step(&mut f, &failed, "new\n"),
+            "[cronq: run 7: failed (exit status 2)]\n"
+        );
+    }
+
+    #[test]
+    fn bytes_that_slid_out_unseen_are_counted() {
+        let mut f = Follower::default();
+        let running = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &running, "abc"), "abc");
+        let slid = "[cronq: 10 earlier bytes of output not kept]\nklm";
+        assert_eq!(
+            step(&mut f, &running, slid),
+            "\n[cronq: 7 bytes of output not kept]\nklm"
+        );
+        let more = "[cronq: 11 earlier bytes of output not kept]\nlmn";
+        assert_eq!(step(&mut f, &running, more), "n");
+    }
+}
