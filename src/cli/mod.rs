@@ -128,6 +128,9 @@ enum Command {
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
     #[command(hide = true)]
     ExecuteRun(execute_run::Args),
+    /// List job names or setting keys for the completion scripts
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
 }
 
 /// The heading under which `--help` lists the options every command has.
@@ -272,6 +275,7 @@ fn execute(cli: Cli) -> Result<u8> {
         #[cfg(feature = "web")]
         Command::Token(args) => token::execute(args, &context),
         Command::Completions(args) => completions::execute(args),
+        Command::Complete(args) => completions::complete(args, &context),
     }
 }
 

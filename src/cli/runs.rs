@@ -46,6 +46,10 @@ pub struct ShowArgs {
     /// Print only the output, byte for byte as the job wrote it (for `> FILE`)
     #[arg(long)]
     raw: bool,
+    /// Print the output so far, then what the job writes as it comes (every 2 s at most),
+    /// and the run's status line at its end; exit 0 when it succeeded, 1 otherwise
+    #[arg(long, short = 'f', conflicts_with_all = ["json", "raw"])]
+    follow: bool,
 }
 
 pub fn list(args: ListArgs, context: &Context) -> Result<u8> {
@@ -149,6 +153,9 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
             args.id
         )));
     };
+    if args.follow {
+        return follow(store.conn(), run);
+    }
     let output = runs::output_of(store.conn(), run.id)?.unwrap_or_default();
     if args.raw {
         emit_bytes(&output)?;
@@ -244,4 +251,232 @@ fn attempt_json(a: &runs::Attempt) -> serde_json::Value {
         "error": a.error,
         "output": String::from_utf8_lossy(&a.output),
     })
+}
+
+/// How often `show --follow` looks at the run.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `show --follow`: the run's output as it grows, like `tail -f`, to the run's end. The
+/// row holds a sliding tail of 64 KiB, with a note of how many bytes came before it; the
+/// count of bytes printed so far tells what is new, and what slid out unseen is said.
+fn follow(conn: &dyn crate::store::sql::Conn, mut run: runs::Run) -> Result<u8> {
+    let to_terminal = std::io::stdout().is_terminal();
+    let mut follower = Follower::default();
+    loop {
+        let output = runs::output_of(conn, run.id)?.unwrap_or_default();
+        emit_bytes(&follower.next(&run, &output, to_terminal))?;
+        if is_final(run.status) {
+            return Ok(if run.status == RunStatus::Success {
+                0
+            } else {
+                1
+            });
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+        run = runs::get(conn, run.id)?
+            .ok_or_else(|| anyhow::anyhow!("run {} was deleted while it was followed", run.id))?;
+    }
+}
+
+/// Whether a run has ended for good.
+fn is_final(status: RunStatus) -> bool {
+    !matches!(status, RunStatus::Pending | RunStatus::Running)
+}
+
+/// What `show --follow` has printed of a run.
+#[derive(Default)]
+struct Follower {
+    /// Bytes of the current attempt's output printed so far.
+    printed: u64,
+    /// The attempt being followed, and whether it was seen running.
+    attempt: i64,
+    running: bool,
+    /// The output the row held when the run went back to the queue: a new start writes
+    /// over it at its first output, and until then it is not new output.
+    stale: Option<Vec<u8>>,
+    /// Whether the last byte printed ended a line.
+    at_line_start: bool,
+}
+
+impl Follower {
+    /// What to print for the run as it is now, with `output` as its row holds it.
+    fn next(&mut self, run: &runs::Run, output: &[u8], to_terminal: bool) -> Vec<u8> {
+        let mut shown = Vec::new();
+        if self.attempt == 0 {
+            self.attempt = run.attempt;
+            self.at_line_start = true;
+        }
+        let back_in_queue =
+            run.status == RunStatus::Pending && (self.running || run.attempt != self.attempt);
+        let fresh = self.stale.as_deref() != Some(output);
+        if run.status == RunStatus::Running || is_final(run.status) || back_in_queue {
+            if run.status == RunStatus::Running && run.attempt != self.attempt {
+                self.new_attempt(&mut shown, &format!("attempt {} started", run.attempt));
+                self.attempt = run.attempt;
+            }
+            if fresh {
+                self.stale = None;
+                self.print_new(&mut shown, output, to_terminal);
+            }
+            self.running = run.status == RunStatus::Running;
+        }
+        if back_in_queue {
+            let reason = run.error.as_deref().unwrap_or("-");
+            let what = if run.attempt != self.attempt {
+                format!(
+                    "attempt {} failed ({reason}); attempt {} is due at {}",
+                    self.attempt,
+                    run.attempt,
+                    format_time(run.due_at)
+                )
+            } else {
+                format!("run {} is back in the queue ({reason})", run.id)
+            };
+            self.new_attempt(&mut shown, &escape_field(&what));
+            self.attempt = run.attempt;
+            self.running = false;
+            self.stale = Some(output.to_vec());
+        }
+        if is_final(run.status) {
+            let reason = run
+                .error
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let line = format!("run {}: {}{reason}", run.id, run.status);
+            self.note(&mut shown, &escape_field(&line));
+        }
+        shown
+    }
+
+    /// Prints the part of `output` not printed yet; says how many bytes slid out of the
+    /// kept tail before they could be printed.
+    fn print_new(&mut self, shown: &mut Vec<u8>, output: &[u8], to_terminal: bool) {
+        let (dropped, kept) = crate::exec::split_dropped(output);
+        let total = dropped + kept.len() as u64;
+        if total < self.printed {
+            // Less than was printed: the job started again.
+            self.note(shown, "the output starts again");
+            self.printed = 0;
+        }
+        let new = if self.printed < dropped {
+            let missed = dropped - self.printed;
+            self.note(shown, &format!("{missed} bytes of output not kept"));
+            kept
+        } else {
+            &kept[(self.printed - dropped) as usize..]
+        };
+        if !new.is_empty() {
+            shown.extend_from_slice(&output_section(new, to_terminal));
+            self.at_line_start = new.ends_with(b"\n");
+        }
+        self.printed = total;
+    }
+
+    /// Ends what was printed of one attempt, with a note.
+    fn new_attempt(&mut self, shown: &mut Vec<u8>, what: &str) {
+        self.note(shown, what);
+        self.printed = 0;
+    }
+
+    /// A line of cronq's own between the job's output, on a line of its own.
+    fn note(&mut self, shown: &mut Vec<u8>, what: &str) {
+        if !self.at_line_start {
+            shown.push(b'\n');
+        }
+        shown.extend_from_slice(format!("[cronq: {what}]\n").as_bytes());
+        self.at_line_start = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: RunStatus, attempt: i64, error: Option<&str>) -> runs::Run {
+        runs::Run {
+            id: 7,
+            job: "j".to_string(),
+            slot: None,
+            status,
+            priority: 0,
+            due_at: 1_795_424_460,
+            attempt,
+            max_attempts: 3,
+            target_id: None,
+            target_type: None,
+            data: None,
+            created_at: 1_795_424_400,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            exit_code: None,
+            error: error.map(str::to_string),
+            interruptions: 0,
+            host: None,
+        }
+    }
+
+    fn step(f: &mut Follower, run: &runs::Run, output: &str) -> String {
+        String::from_utf8(f.next(run, output.as_bytes(), false)).unwrap()
+    }
+
+    #[test]
+    fn a_retried_run_is_followed_into_its_next_attempt() {
+        let mut f = Follower::default();
+        let running = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &running, "a\n"), "a\n");
+        assert_eq!(step(&mut f, &running, "a\nb"), "b");
+        assert_eq!(step(&mut f, &running, "a\nb"), "");
+        let retry = run(RunStatus::Pending, 2, Some("exit status 1"));
+        assert_eq!(
+            step(&mut f, &retry, "a\nbc\n"),
+            "c\n[cronq: attempt 1 failed (exit status 1); attempt 2 is due at \
+             2026-11-23T09:01:00Z]\n"
+        );
+        assert_eq!(step(&mut f, &retry, "a\nbc\n"), "");
+        // The next attempt has written nothing yet: the row still holds the last one's.
+        let second = run(RunStatus::Running, 2, None);
+        assert_eq!(step(&mut f, &second, "a\nbc\n"), "");
+        assert_eq!(step(&mut f, &second, "x\n"), "x\n");
+        let done = run(RunStatus::Success, 2, None);
+        assert_eq!(step(&mut f, &done, "x\ny"), "y\n[cronq: run 7: success]\n");
+    }
+
+    #[test]
+    fn a_run_put_back_by_a_shutdown_is_followed_into_its_next_start() {
+        let mut f = Follower::default();
+        assert_eq!(
+            step(&mut f, &run(RunStatus::Running, 1, None), "a\n"),
+            "a\n"
+        );
+        let requeued = run(RunStatus::Pending, 1, Some("stopped: shut down"));
+        assert_eq!(
+            step(&mut f, &requeued, "a\nb\n"),
+            "b\n[cronq: run 7 is back in the queue (stopped: shut down)]\n"
+        );
+        assert_eq!(step(&mut f, &requeued, "a\nb\n"), "");
+        let again = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &again, "a\nb\n"), "");
+        assert_eq!(step(&mut f, &again, "new\n"), "new\n");
+        let failed = run(RunStatus::Failed, 1, Some("exit status 2"));
+        assert_eq!(
+            step(&mut f, &failed, "new\n"),
+            "[cronq: run 7: failed (exit status 2)]\n"
+        );
+    }
+
+    #[test]
+    fn bytes_that_slid_out_unseen_are_counted() {
+        let mut f = Follower::default();
+        let running = run(RunStatus::Running, 1, None);
+        assert_eq!(step(&mut f, &running, "abc"), "abc");
+        let slid = "[cronq: 10 earlier bytes of output not kept]\nklm";
+        assert_eq!(
+            step(&mut f, &running, slid),
+            "\n[cronq: 7 bytes of output not kept]\nklm"
+        );
+        let more = "[cronq: 11 earlier bytes of output not kept]\nlmn";
+        assert_eq!(step(&mut f, &running, more), "n");
+    }
 }

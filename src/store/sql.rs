@@ -225,6 +225,8 @@ pub struct Sql {
     pub keep_from: &'static str,
     pub delete_old_attempts: &'static str,
     pub delete_old_runs: &'static str,
+    // Live output.
+    pub write_progress: &'static str,
 }
 
 #[cfg(test)]
