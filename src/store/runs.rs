@@ -602,6 +602,13 @@ pub fn counts(db: &dyn Conn) -> Result<Vec<(String, i64)>> {
         .collect()
 }
 
+/// Records the output so far of a running run, as `finish` will record it at its end;
+/// false when the claim no longer holds it (nothing is written then).
+pub fn write_progress(db: &dyn Conn, claim: &Claim, output: &[u8]) -> Result<bool> {
+    let rest = params![output];
+    Ok(db.execute(db.sql().write_progress, &fenced(claim, rest))? == 1)
+}
+
 /// The oldest unfinished (pending or running) run of `job`, and whether it is a pending
 /// retry a slot may be merged into: the job's only unfinished run, a slot's run, pending
 /// (not claimed) for an attempt after the first.

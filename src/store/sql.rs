@@ -225,6 +225,8 @@ pub struct Sql {
     pub keep_from: &'static str,
     pub delete_old_attempts: &'static str,
     pub delete_old_runs: &'static str,
+    // Live output.
+    pub write_progress: &'static str,
     // A slot merged into its job's pending retry.
     pub unfinished_runs_of: &'static str,
     pub merge_into_retry: &'static str,

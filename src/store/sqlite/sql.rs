@@ -154,6 +154,9 @@ pub static SQL: Sql = Sql {
     delete_old_runs: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ?1 \
         AND id < ?2 AND status IN ('success', 'failed', 'skipped', 'missed') \
         AND coalesce(finished_at, created_at) < ?3 ORDER BY id LIMIT ?4)",
+    // The output so far of a running run (`cronq show --follow`), fenced by its claim.
+    write_progress: "UPDATE runs SET output = ?4 \
+        WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running'",
     // At most two: whether the oldest is the only one matters.
     unfinished_runs_of: "SELECT id, status, attempt, slot FROM runs \
         WHERE job = ?1 AND status IN ('pending', 'running') ORDER BY id LIMIT 2",
