@@ -126,13 +126,6 @@ pub fn insert_request(db: &dyn Conn, request: &Request, now: Timestamp) -> Resul
     .int(0)
 }
 
-/// An earlier run of `job` that is pending or running: what the overlap policy looks at.
-pub fn unfinished_of(db: &dyn Conn, job: &str) -> Result<Option<i64>> {
-    db.query_opt(db.sql().unfinished_of, params![job])?
-        .map(|row| row.int(0))
-        .transpose()
-}
-
 /// The proof a runner holds that a run is still its own. Every claim raises the run's
 /// `claim` counter, and every write after it (start, process group, result, requeue)
 /// names the token, the attempt and the run: a runner whose claim was taken back (its run

@@ -185,7 +185,6 @@ pub struct Sql {
     // Runs.
     pub insert_slot: &'static str,
     pub insert_request: &'static str,
-    pub unfinished_of: &'static str,
     pub next_due_run: &'static str,
     pub claim: &'static str,
     pub start: &'static str,

@@ -53,8 +53,6 @@ pub static SQL: Sql = Sql {
     insert_request: "INSERT INTO runs (job, status, due_at, priority, max_attempts, target_id, \
         target_type, data, created_at) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) \
         RETURNING id",
-    unfinished_of: "SELECT id FROM runs WHERE job = $1 AND status IN ('pending', 'running') \
-        ORDER BY id LIMIT 1",
     next_due_run: "SELECT id FROM runs WHERE status = 'pending' AND due_at <= $1 \
         ORDER BY priority DESC, due_at, id LIMIT 1",
     claim: concat!(
