@@ -370,6 +370,8 @@ fn a_version_1_database_is_upgraded_in_place() {
              ALTER TABLE runs DROP COLUMN stop_requested;
              DROP TABLE web_tokens;
              DROP TABLE attempts;
+             DROP TABLE pings;
+             ALTER TABLE jobs DROP COLUMN ping;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -387,6 +389,14 @@ fn a_version_1_database_is_upgraded_in_place() {
         })
         .unwrap();
     assert_eq!(claim, 1, "claimed once since the upgrade");
+    let pings: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pings WHERE run_id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(pings, 0, "the job pings nothing, and the table exists");
 }
 
 /// A runner looks at its claim while its job runs. When the claim is taken back without
