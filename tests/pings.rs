@@ -482,3 +482,41 @@ fn bad_ping_urls_are_usage_errors() {
         "no run was made"
     );
 }
+
+/// `cronq copy` takes the job's URL and the pings along: the pending one is delivered
+/// from the new database, whose own runs ping too.
+#[test]
+fn copy_takes_the_pings_along() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = format!("http://{addr}/k");
+    let file = TestDb::new(Backend::Sqlite);
+    ok(&file, START, &["add", "j", "--ping", &url, "--", "true"]);
+    let id = enqueue(&file, "j");
+    ok(&file, START, &["run"]);
+    let pg = TestDb::new(Backend::Postgres);
+    let to = pg.arg().into_string().unwrap();
+    ok(&file, START, &["copy", "--to", &to]);
+    assert_eq!(
+        ping_states(&pg, id),
+        [pair("start", "failed"), pair("success", "pending")]
+    );
+    let server = Server::on(TcpListener::bind(addr).unwrap(), Mode::Answer(None));
+    let second = enqueue(&pg, "j");
+    ok(&pg, START, &["run"]);
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path().into()).collect();
+    assert_eq!(
+        paths,
+        ["/k", "/k/start", "/k"],
+        "the pending ping, then the new run's"
+    );
+    assert_eq!(
+        ping_states(&pg, id),
+        [pair("start", "failed"), pair("success", "delivered")]
+    );
+    assert_eq!(
+        ping_states(&pg, second),
+        [pair("start", "delivered"), pair("success", "delivered")]
+    );
+}
