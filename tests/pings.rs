@@ -21,6 +21,8 @@ enum Mode {
     Answer(Option<usize>),
     /// Reads the request and never answers (the connection stays open).
     Silent,
+    /// Answers 200 after this many milliseconds.
+    Slow(u64),
 }
 
 /// One request the server answered.
@@ -117,7 +119,15 @@ fn serve(stream: TcpStream, mode: &Mutex<Mode>, answered: &Mutex<Vec<Request>>) 
             let mut rest = Vec::new();
             let _ = reader.read_to_end(&mut rest);
         }
-        Mode::Answer(limit) => {
+        Mode::Answer(_) | Mode::Slow(_) => {
+            let limit = match current {
+                Mode::Slow(ms) => {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    None
+                }
+                Mode::Answer(limit) => limit,
+                Mode::Silent => None,
+            };
             answered.lock().unwrap().push(Request {
                 method,
                 target,
@@ -519,4 +529,57 @@ fn copy_takes_the_pings_along() {
         ping_states(&pg, second),
         [pair("start", "delivered"), pair("success", "delivered")]
     );
+}
+
+/// The job ends (SIGCHLD) while its start ping waits for a slow server: the ping is not
+/// cut short, and the job did not wait for it.
+#[test]
+fn a_slow_server_gets_the_start_ping_while_the_job_runs() {
+    let server = Server::start(Mode::Slow(600));
+    let db = TestDb::new(Backend::Sqlite);
+    let marker = db.dir.path().join("started");
+    let command = format!("date +%s%N > {}", marker.display());
+    ok(
+        &db,
+        START,
+        &["add", "j", "--ping", &server.url(), "--", &command],
+    );
+    let id = enqueue(&db, "j");
+    let began = std::time::SystemTime::now();
+    ok(&db, START, &["run"]);
+    let started: u128 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let began = began
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    assert!(
+        started - began < 500_000_000,
+        "the job started {} ms after the pass began",
+        (started - began) / 1_000_000
+    );
+    assert_eq!(
+        ping_states(&db, id),
+        [pair("start", "delivered"), pair("success", "delivered")]
+    );
+}
+
+/// A pass stops trying pending pings at the first that fails: its server is most
+/// likely still away, and each try may cost a timeout.
+#[test]
+fn a_pass_stops_retrying_at_the_first_failure() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/k", listener.local_addr().unwrap());
+    drop(listener);
+    let db = TestDb::new(Backend::Sqlite);
+    ok(&db, START, &["add", "j", "--ping", &url, "--", "true"]);
+    let first = enqueue(&db, "j");
+    let second = enqueue(&db, "j");
+    ok(&db, START, &["run"]);
+    ok(&db, START, &["run"]);
+    let tries = |id| show(&db, id)["pings"][1]["tries"].as_i64().unwrap();
+    assert_eq!((tries(first), tries(second)), (1, 0));
 }

@@ -184,9 +184,9 @@ pub fn finish(
     }
 }
 
-/// Blocks every signal in the calling thread, so that the job's SIGCHLD and the
-/// shutdown signals go to the runner's own thread and do not cut the ping short
-/// (a read interrupted by a signal handler fails with EINTR).
+/// Blocks every signal in the calling thread, so that the shutdown's handlers (SIGTERM,
+/// SIGINT) run on the runner's own thread: a socket read with a timeout is not restarted
+/// after a handler ran on its thread (signal(7)), and would fail the ping with EINTR.
 fn block_signals() {
     // SAFETY: sigfillset and pthread_sigmask only write the set on the stack and this
     // thread's mask; a null old-set pointer is allowed.
