@@ -152,6 +152,7 @@ fn cronq(db: &TestDb, now: i64, args: &[&str]) -> std::process::Output {
         "https_proxy",
         "HTTPS_PROXY",
         "ALL_PROXY",
+        "all_proxy",
     ] {
         cmd.env_remove(proxy);
     }

@@ -55,7 +55,7 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
          id           INTEGER PRIMARY KEY,
          run_id       INTEGER NOT NULL,
          attempt      INTEGER NOT NULL,
-         kind         TEXT NOT NULL CHECK (kind IN ('start', 'log', 'success', 'fail')),
+         kind         TEXT NOT NULL,
          url          TEXT NOT NULL,
          body         BLOB,
          created_at   INTEGER NOT NULL,
