@@ -64,6 +64,7 @@ pub fn send(url: &str, body: &[u8]) -> Result<Delivered, Failure> {
         answered: matches!(e, ureq::Error::StatusCode(_)),
         reason: match e {
             ureq::Error::StatusCode(status) => format!("the server answered HTTP {status}"),
+            ureq::Error::Timeout(_) => format!("timed out: no answer within {:?}", timeout()),
             e => e.to_string(),
         },
     })?;
