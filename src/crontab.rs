@@ -3,7 +3,10 @@
 //! caller).
 //!
 //! Each `EXPR COMMAND` or `@macro COMMAND` line becomes a command job, named by a
-//! `# cronq: NAME` comment on the line before it, or `crontab-LINE`. `VAR=value` lines set
+//! `# cronq: NAME` comment on the line before it, or else after its command (`name_of`):
+//! `/usr/local/bin/backup --all` becomes `backup`, `php /srv/crm/command.php cron`
+//! `command-cron`, a second `backup` `backup-2`; `crontab-LINE` when the command gives no
+//! name. `VAR=value` lines set
 //! the environment of the jobs after them, as cron does. What cron would do differently
 //! from cronq is refused rather than imported wrong: a `SHELL` other than /bin/sh, a
 //! system crontab's user column, an unescaped `%`, a command or variable too long for a
@@ -19,6 +22,7 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub line: usize,
+    /// From a `# cronq: NAME` comment, or made from the command.
     pub name: String,
     pub schedule: String,
     pub command: String,
@@ -71,14 +75,18 @@ pub fn parse(text: &str, mut is_user: impl FnMut(&str) -> bool) -> Result<Vec<En
         check_user_column(command, &mut is_user).map_err(fail)?;
         let command = unescape_percent(command).map_err(fail)?;
         check_command(&command).map_err(fail)?;
-        let name = next_name
-            .take()
-            .unwrap_or_else(|| format!("crontab-{line}"));
-        if let Some(first) = names.insert(name.clone(), line) {
-            return Err(fail(format!(
-                "the name '{name}' is already used by line {first}"
-            )));
-        }
+        // Named after its command below, once every `# cronq:` name is known.
+        let name = match next_name.take() {
+            Some(name) => {
+                if let Some(first) = names.insert(name.clone(), line) {
+                    return Err(fail(format!(
+                        "the name '{name}' is already used by line {first}"
+                    )));
+                }
+                name
+            }
+            None => String::new(),
+        };
         entries.push(Entry {
             line,
             name,
@@ -87,7 +95,85 @@ pub fn parse(text: &str, mut is_user: impl FnMut(&str) -> bool) -> Result<Vec<En
             env: env.clone(),
         });
     }
+    for entry in entries.iter_mut().filter(|e| e.name.is_empty()) {
+        let base = name_of(&entry.command).unwrap_or_else(|| format!("crontab-{}", entry.line));
+        let mut name = base.clone();
+        let mut n = 1;
+        while names.contains_key(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        names.insert(name.clone(), entry.line);
+        entry.name = name;
+    }
     Ok(entries)
+}
+
+/// Words that start a command without saying what it does: the command that does comes
+/// after them (with the options and arguments they take, which `name_of` skips too).
+const WRAPPERS: &[&str] = &[
+    "env", "nice", "ionice", "nohup", "sudo", "exec", "time", "timeout", "flock", "chronic", "sh",
+    "bash", "dash", "zsh", "php", "python", "python2", "python3", "perl", "ruby", "node", "java",
+    "cd", "&&", ";",
+];
+
+/// A job name made from a command: the first word that is not a wrapper, a variable, an
+/// option or a path given to `cd`/`flock`/`timeout`, without its directory and its
+/// extension, then up to two plain words that follow it (`command.php cron` ->
+/// `command-cron`). Only A-Z a-z 0-9 _ . - are kept, and at most 56 characters, so that a
+/// `-N` suffix still fits the 64 of a name. `None` when nothing is left.
+pub fn name_of(command: &str) -> Option<String> {
+    let mut words = command.split_whitespace().peekable();
+    let mut skip_argument = false;
+    let program = loop {
+        let word = words.next()?;
+        let base = word.rsplit('/').next().unwrap_or(word);
+        if skip_argument {
+            skip_argument = false;
+            continue;
+        }
+        if WRAPPERS.contains(&base) || base.parse::<f64>().is_ok() {
+            // `cd DIR`, `flock FILE`, `timeout 60`: the next word is theirs.
+            skip_argument = matches!(base, "cd" | "flock");
+            continue;
+        }
+        if word.starts_with('-') || word.contains('=') {
+            continue;
+        }
+        break base;
+    };
+    let stem = match program.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() && extension.len() <= 4 => stem,
+        _ => program,
+    };
+    let mut name = slug(stem);
+    // Up to two plain words after it: `command.php run-job Cleanup`.
+    for argument in words.take(2) {
+        let plain = argument
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && !argument.starts_with('-');
+        if !plain || name.is_empty() {
+            break;
+        }
+        name = format!("{name}-{argument}");
+    }
+    let name: String = name.chars().take(56).collect();
+    let name = name.trim_matches(|c| c == '-' || c == '.').to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Keeps the characters a job name may have; a run of others becomes one `-`.
+fn slug(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out
 }
 
 /// `NAME=value`, `NAME = "value"`: cron's environment settings.
@@ -222,7 +308,7 @@ PATH = /usr/bin:/bin
         assert_eq!(entries[0].command, "/usr/local/bin/backup --all");
         assert_eq!(entries[0].env["MAILTO"], "ops@example.com");
         assert!(!entries[0].env.contains_key("PATH"));
-        assert_eq!(entries[1].name, "crontab-7");
+        assert_eq!(entries[1].name, "date");
         assert_eq!(entries[1].schedule, "@hourly");
         assert_eq!(entries[1].command, "date +%H >> /tmp/hours");
         assert_eq!(entries[2].env["PATH"], "/usr/bin:/bin");
@@ -273,6 +359,59 @@ PATH = /usr/bin:/bin
         // Not asked about words that cannot be user names.
         let entries = parse("@daily a=1 b", |word: &str| panic!("asked about {word}")).unwrap();
         assert_eq!(entries[0].command, "a=1 b");
+    }
+
+    #[test]
+    fn unnamed_lines_are_named_after_their_commands() {
+        let cases = [
+            ("/usr/local/bin/backup --all", Some("backup")),
+            ("php /srv/crm/command.php cron", Some("command-cron")),
+            (
+                "/usr/bin/php -f /srv/crm/command.php run-job Cleanup --x",
+                Some("command-run-job-Cleanup"),
+            ),
+            ("sync-all a b c", Some("sync-all-a-b")),
+            ("cd /srv/app && ./sync.sh --fast", Some("sync")),
+            (
+                "env LANG=C nice -n 10 report.py daily",
+                Some("report-daily"),
+            ),
+            ("timeout 60 curl -s https://example.com/ping", Some("curl")),
+            ("flock /tmp/lock rsync -a /a /b", Some("rsync")),
+            ("date +%H >> /tmp/hours", Some("date")),
+            ("(echo hi)", Some("echo")),
+            ("{ :; }", None),
+        ];
+        for (command, name) in cases {
+            let got = name_of(command);
+            assert_eq!(got.as_deref(), name, "{command}");
+            if let Some(got) = got {
+                assert!(validate_name(&got).is_ok(), "{got}");
+            }
+        }
+        let long = format!("/bin/{} x", "a".repeat(100));
+        assert_eq!(name_of(&long).map(|n| n.len()), Some(56));
+    }
+
+    #[test]
+    fn a_name_made_twice_gets_a_number_and_leaves_given_names_alone() {
+        let text = "\
+@daily /usr/bin/backup --all
+@hourly /usr/bin/backup --quick
+# cronq: backup-3
+@weekly /usr/bin/backup --full
+@monthly /usr/bin/backup --old
+@yearly { :; }
+";
+        let names: Vec<String> = parse(text, no_users)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["backup", "backup-2", "backup-3", "backup-4", "crontab-6"]
+        );
     }
 
     #[test]

@@ -46,6 +46,20 @@ pub struct Spec<'a> {
     pub echo: bool,
     /// A check to make while the job runs; the job is stopped when it fails.
     pub watch: Option<Watch<'a>>,
+    /// Where the output so far goes while the job runs (`cronq show --follow`).
+    pub progress: Option<Progress<'a>>,
+}
+
+/// What `Progress` hands the output so far to.
+pub type WriteProgress<'a> = dyn FnMut(&[u8]) + 'a;
+
+/// The output so far, handed over while the job runs: at most every `every`, and only
+/// when new output came. `write` gets the kept tail as `Finished::output` would be (with
+/// its note of the bytes not kept); it runs on the supervisor's thread, so it must be
+/// quick: the job's pipes are not drained meanwhile.
+pub struct Progress<'a> {
+    pub every: Duration,
+    pub write: Box<WriteProgress<'a>>,
 }
 
 /// A check the supervisor makes while the job runs, at most every `every` and the first
@@ -71,6 +85,7 @@ pub struct Running<'a> {
     watch: Option<Watch<'a>>,
     /// When the watch's check is next due.
     next_check: Instant,
+    progress: Option<Progress<'a>>,
 }
 
 /// One of the job's output pipes, and the stream of this process that it is echoed to.
@@ -178,6 +193,7 @@ pub fn spawn(spec: Spec<'_>) -> io::Result<Running<'_>> {
         },
         watch: spec.watch,
         next_check,
+        progress: spec.progress,
     })
 }
 
@@ -196,8 +212,19 @@ impl Running<'_> {
         let mut sigkill_at: Option<Instant> = None;
         let mut status: Option<ExitStatus> = None;
         let mut pipes_deadline: Option<Instant> = None;
+        // Output handed to `progress` up to this count of bytes, and when it is next due.
+        let mut progress_sent = 0;
+        let mut progress_at =
+            self.started + self.progress.as_ref().map_or(Duration::ZERO, |p| p.every);
         loop {
             let now = Instant::now();
+            if let Some(progress) = self.progress.as_mut() {
+                if now >= progress_at && tail.total() != progress_sent && status.is_none() {
+                    (progress.write)(&tail.to_bytes());
+                    progress_sent = tail.total();
+                    progress_at = Instant::now() + progress.every;
+                }
+            }
             if status.is_none() {
                 status = self.child.try_wait().ok().flatten();
             }
@@ -245,6 +272,9 @@ impl Running<'_> {
                 if self.watch.is_some() {
                     next = next.min(self.next_check);
                 }
+            }
+            if self.progress.is_some() && status.is_none() && tail.total() != progress_sent {
+                next = next.min(progress_at.max(now));
             }
             if let Some(at) = sigkill_at {
                 next = next.min(at);
@@ -397,20 +427,54 @@ impl Tail {
         self.bytes.extend(keep);
     }
 
+    /// How many bytes came so far, kept or not.
+    fn total(&self) -> u64 {
+        self.dropped + self.bytes.len() as u64
+    }
+
+    /// What `into_bytes` would give, leaving the tail as it is.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut output = Vec::with_capacity(self.bytes.len() + 64);
+        if self.dropped > 0 {
+            output.extend_from_slice(dropped_note(self.dropped).as_bytes());
+        }
+        output.extend(self.bytes.iter());
+        output
+    }
+
     /// The kept bytes, after a one-line note of how many came before them (if any).
     fn into_bytes(self) -> Vec<u8> {
         let mut output = if self.dropped > 0 {
-            format!(
-                "[cronq: {} earlier bytes of output not kept]\n",
-                self.dropped
-            )
-            .into_bytes()
+            dropped_note(self.dropped).into_bytes()
         } else {
             Vec::new()
         };
         output.extend(self.bytes);
         output
     }
+}
+
+/// The line before a kept tail that lost its first `dropped` bytes.
+fn dropped_note(dropped: u64) -> String {
+    format!("{DROPPED_NOTE_START}{dropped}{DROPPED_NOTE_END}")
+}
+
+const DROPPED_NOTE_START: &str = "[cronq: ";
+const DROPPED_NOTE_END: &str = " earlier bytes of output not kept]\n";
+
+/// Splits a run's recorded output into how many bytes of the job's output came before
+/// the kept ones (from the note `Tail` puts first) and the kept bytes. An output whose
+/// own first line looks exactly like the note is read as one; only a follower's count of
+/// bytes depends on it.
+pub fn split_dropped(output: &[u8]) -> (u64, &[u8]) {
+    let parsed = (|| {
+        let rest = output.strip_prefix(DROPPED_NOTE_START.as_bytes())?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let dropped: u64 = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        let kept = rest[digits..].strip_prefix(DROPPED_NOTE_END.as_bytes())?;
+        Some((dropped, kept))
+    })();
+    parsed.unwrap_or((0, output))
 }
 
 #[cfg(test)]
@@ -429,8 +493,49 @@ mod tests {
             shutdown_grace: Duration::from_secs(30),
             echo: false,
             watch,
+            progress: None,
         };
         spawn(spec).unwrap().wait()
+    }
+
+    #[test]
+    fn the_output_so_far_is_handed_over_while_the_job_runs() {
+        let seen = std::cell::RefCell::new(Vec::<Vec<u8>>::new());
+        let spec = Spec {
+            command: "echo one; sleep 0.5; echo two; sleep 0.5",
+            env: Vec::new(),
+            timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            echo: false,
+            watch: None,
+            progress: Some(Progress {
+                every: Duration::from_millis(100),
+                write: Box::new(|bytes: &[u8]| seen.borrow_mut().push(bytes.to_vec())),
+            }),
+        };
+        let finished = spawn(spec).unwrap().wait();
+        assert_eq!(finished.output, b"one\ntwo\n");
+        let seen = seen.into_inner();
+        // Once for each piece of new output, not on every tick.
+        assert_eq!(seen, vec![b"one\n".to_vec(), b"one\ntwo\n".to_vec()]);
+    }
+
+    #[test]
+    fn the_note_of_dropped_bytes_is_read_back() {
+        let mut tail = Tail::default();
+        tail.push(&vec![b'x'; OUTPUT_LIMIT + 10]);
+        tail.push(b"end");
+        let bytes = tail.to_bytes();
+        assert_eq!(bytes, tail.into_bytes());
+        let (dropped, kept) = split_dropped(&bytes);
+        assert_eq!(dropped, 13);
+        assert_eq!(kept.len(), OUTPUT_LIMIT);
+        assert!(kept.ends_with(b"xend"));
+        assert_eq!(split_dropped(b"plain"), (0, &b"plain"[..]));
+        assert_eq!(
+            split_dropped(b"[cronq: x earlier"),
+            (0, &b"[cronq: x earlier"[..])
+        );
     }
 
     #[test]

@@ -326,6 +326,10 @@ fn execute(
             every: claim_check_every(),
             check: Box::new(claim_watch(store, claim, settings, clock)),
         }),
+        progress: Some(exec::Progress {
+            every: PROGRESS_EVERY,
+            write: Box::new(progress_writer(store, claim)),
+        }),
     };
     let running = match exec::spawn(spec) {
         Ok(running) => running,
@@ -410,6 +414,20 @@ fn claim_watch<'a>(
             }
             _ => None,
         },
+    }
+}
+
+/// How often, at most, a running job's output so far is written to its run's row.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Writes a running job's output so far into its run's row, fenced by the claim, for
+/// `cronq show` and `show --follow`. A failed write only delays what a follower sees: the
+/// job runs on, and its whole output is recorded at its end as before.
+fn progress_writer<'a>(store: &'a Store, claim: &'a Claim) -> impl FnMut(&[u8]) + 'a {
+    move |output| {
+        if let Err(e) = store.write(|tx| runs::write_progress(tx, claim, output)) {
+            log::debug!("run {}: cannot record its output so far: {e:#}", claim.run);
+        }
     }
 }
 

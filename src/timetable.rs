@@ -131,6 +131,20 @@ impl Zone {
         }
     }
 
+    /// The wall time at `t` on this zone's clock.
+    pub fn wall_time(&self, t: Timestamp) -> Option<NaiveDateTime> {
+        self.local(t)
+    }
+
+    /// The instant whose wall time is `wall`: the earlier one in a fall-back overlap,
+    /// `None` in a spring-forward gap (that wall time does not exist).
+    pub fn instant_at(&self, wall: NaiveDateTime) -> Option<Timestamp> {
+        match self.instants(wall) {
+            Wall::Single(t) | Wall::Twice(t, _) => Some(t),
+            Wall::Missing => None,
+        }
+    }
+
     /// The UTC offset at `t`, in seconds.
     fn offset(&self, t: Timestamp) -> i64 {
         self.rules

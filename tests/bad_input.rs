@@ -395,8 +395,11 @@ fn times_must_be_rfc3339() {
         "2026-11-23",
         "2026-13-01T00:00:00Z",
     ] {
-        db.refuse_bare(&["--now", bad, "jobs"], &["--now", bad, hint]);
-        db.refuse(&["enqueue", "Nightly", "--at", bad], &["--at", bad, hint]);
+        // --now and --at also take a local date and time (tests/inputs.rs).
+        if bad != "2026-11-23 09:00" {
+            db.refuse_bare(&["--now", bad, "jobs"], &["--now", bad, hint]);
+            db.refuse(&["enqueue", "Nightly", "--at", bad], &["--at", bad, hint]);
+        }
         db.refuse(
             &["next", "* * * * *", "--after", bad],
             &["--after", bad, hint],

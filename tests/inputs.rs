@@ -736,3 +736,114 @@ fn misleading_zone_names_are_refused_with_the_name_to_use() {
     }
     assert_eq!(db.job_names(), ["Cleanup"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Times as operators write them: --at, --now
+
+/// The due time of run `id`, as `runs --json` shows it.
+fn due_at(db: &Db, id: u64) -> String {
+    let out = db.cronq(&["runs", "--json"]).output().unwrap();
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| r["due_at"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[test]
+fn enqueue_at_takes_relative_and_local_times() {
+    let db = Db::new();
+    assert!(db
+        .cronq(&["add", "hello", "--", "true"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let cases = [
+        ("+5m", "2026-11-23T09:05:00Z"),
+        ("-1h", "2026-11-23T08:00:00Z"),
+        ("2026-12-01 12:00", "2026-12-01T11:00:00Z"),
+        ("tomorrow 09:00", "2026-11-24T08:00:00Z"),
+        ("2026-11-23T10:00:00+01:00", "2026-11-23T09:00:00Z"),
+    ];
+    for (id, (at, due)) in (1u64..).zip(cases) {
+        let out = db
+            .cronq(&["enqueue", "hello", "--at", at])
+            .env("TZ", "Europe/Berlin")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "--at {at}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), format!("{id}\n"));
+        assert_eq!(due_at(&db, id), due, "--at {at}");
+    }
+}
+
+#[test]
+fn bad_times_are_refused_with_the_forms_accepted() {
+    let db = Db::new();
+    assert!(db
+        .cronq(&["add", "hello", "--", "true"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    for bad in ["soon", "+5", "5m", "2026-11-23", "tomorrow", "2026-11-23 9"] {
+        let out = db
+            .cronq(&["enqueue", "hello", "--at", bad])
+            .output()
+            .unwrap();
+        assert_refused(
+            &out,
+            &[
+                "--at",
+                "RFC 3339",
+                "+5m",
+                "2026-12-01 12:00",
+                "tomorrow 09:00",
+            ],
+        );
+        let out = db.cronq(&["jobs", "--now", bad]).output().unwrap();
+        assert_refused(
+            &out,
+            &[
+                "--now",
+                "RFC 3339",
+                "+5m",
+                "2026-12-01 12:00",
+                "tomorrow 09:00",
+            ],
+        );
+    }
+    // Nothing was queued.
+    let out = db.cronq(&["runs", "--json"]).output().unwrap();
+    assert_eq!(text(&out.stdout).trim(), "[]");
+}
+
+#[test]
+fn now_takes_relative_times_from_the_real_clock_and_local_times() {
+    let db = Db::new();
+    let real = chrono::Utc::now().timestamp();
+    // Given after the command, --now replaces the pinned NOW.
+    let out = db
+        .cronq(&["enqueue", "--now", "+2d", "Cleanup"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let due = chrono::DateTime::parse_from_rfc3339(&due_at(&db, 1))
+        .unwrap()
+        .timestamp();
+    let expected = real + 2 * 86_400;
+    assert!(
+        (expected..expected + 60).contains(&due),
+        "{due} vs {expected}"
+    );
+    let out = db
+        .cronq(&["enqueue", "--now", "2026-12-01 12:00", "Cleanup"])
+        .env("TZ", "America/New_York")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(due_at(&db, 2), "2026-12-01T17:00:00Z");
+}

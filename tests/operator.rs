@@ -973,17 +973,14 @@ fn import_makes_named_jobs_with_their_environment_and_literal_percents() {
     let file = write_file(&db, "crontab", &crontab);
     let stdout = db.ok(T0, &["import", file.to_str().unwrap()]);
     assert!(stdout.contains('3'), "{stdout}");
-    assert_eq!(
-        db.job_names(),
-        ["Cleanup", "crontab-7", "crontab-8", "nightly"]
-    );
+    assert_eq!(db.job_names(), ["Cleanup", "echo", "echo-2", "nightly"]);
     let nightly = db.job("nightly");
     assert_eq!(nightly["schedule"], "30 2 * * *");
     assert_eq!(nightly["command"], format!("echo \"[${GREETING}]\""));
     assert_eq!(nightly["status"], "active");
     assert_eq!(nightly["next_slot"], "2026-11-24T02:30:00Z");
-    assert_eq!(db.job("crontab-7")["schedule"], "@hourly");
-    assert_eq!(db.job("crontab-8")["command"], "echo 100% done");
+    assert_eq!(db.job("echo")["schedule"], "@hourly");
+    assert_eq!(db.job("echo-2")["command"], "echo 100% done");
 
     // The variable reaches the jobs after it, not the one before.
     let run_job = |name: &str| {
@@ -996,8 +993,8 @@ fn import_makes_named_jobs_with_their_environment_and_literal_percents() {
         text(&output.stdout)
     };
     assert_eq!(run_job("nightly"), "[]\n");
-    assert_eq!(run_job("crontab-7"), "[hello there]\n");
-    assert_eq!(run_job("crontab-8"), "100% done\n");
+    assert_eq!(run_job("echo"), "[hello there]\n");
+    assert_eq!(run_job("echo-2"), "100% done\n");
 }
 
 #[test]
@@ -1047,7 +1044,7 @@ fn import_refuses_an_unescaped_percent_but_takes_an_escaped_one() {
     assert_eq!(db.job_names(), ["Cleanup"]);
     let file = write_file(&db, "good", "0 * * * * date +\\%H\n");
     db.ok(T0, &["import", file.to_str().unwrap()]);
-    assert_eq!(db.job("crontab-1")["command"], "date +%H");
+    assert_eq!(db.job("date")["command"], "date +%H");
 }
 
 #[test]
@@ -1067,14 +1064,14 @@ fn import_fails_whole_when_a_name_clashes_with_an_existing_job() {
     assert_eq!(db.job("backup")["command"], "echo original");
 
     // The same for a generated name.
-    db.add("crontab-2", &[], "echo mine");
+    db.add("echo-theirs", &[], "echo mine");
     let file = write_file(&db, "crontab", "FOO=1\n* * * * * echo theirs\n");
     db.at(T0, &["import", file.to_str().unwrap()])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("crontab-2"));
-    assert_eq!(db.job_names(), ["Cleanup", "backup", "crontab-2"]);
-    assert_eq!(db.job("crontab-2")["command"], "echo mine");
+        .stderr(predicates::str::contains("echo-theirs"));
+    assert_eq!(db.job_names(), ["Cleanup", "backup", "echo-theirs"]);
+    assert_eq!(db.job("echo-theirs")["command"], "echo mine");
 }
 
 #[test]
@@ -1101,7 +1098,7 @@ fn import_takes_10000_lines() {
     let conn = rusqlite::Connection::open(db.sqlite_file()).unwrap();
     let count: i64 = conn
         .query_row(
-            "SELECT count(DISTINCT name) FROM jobs WHERE name LIKE 'crontab-%' AND command LIKE 'echo %'",
+            "SELECT count(DISTINCT name) FROM jobs WHERE name LIKE 'echo-%' AND command LIKE 'echo %'",
             [],
             |r| r.get(0),
         )
@@ -1109,7 +1106,7 @@ fn import_takes_10000_lines() {
     assert_eq!(count, 10_000);
     let last: String = conn
         .query_row(
-            "SELECT command FROM jobs WHERE name = 'crontab-10000'",
+            "SELECT command FROM jobs WHERE name = 'echo-9999'",
             [],
             |r| r.get(0),
         )

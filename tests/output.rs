@@ -200,12 +200,14 @@ fn on_a_terminal(db: &Db, args: &str) -> Vec<u8> {
 /// Whether `bytes` hold a control character a terminal acts on: C0 but `\n` and `\t`,
 /// DEL, or a C1 control (as a raw byte or encoded in UTF-8).
 fn has_terminal_controls(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .any(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || (0x80..0xa0).contains(&b))
-        || String::from_utf8_lossy(bytes)
+    // A byte 0x80 to 0x9f inside a valid UTF-8 character (`…` is e2 80 a6) is no control.
+    bytes.utf8_chunks().any(|chunk| {
+        chunk
+            .valid()
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
+            || chunk.invalid().iter().any(|b| (0x80..0xa0).contains(b))
+    })
 }
 
 #[test]

@@ -448,7 +448,7 @@ fn import_takes_the_zone_from_cron_tz_lines() {
             .unwrap()
             .clone()
     };
-    assert_eq!(find("crontab-1")["next_slot"], "2026-11-23T06:00:00Z");
+    assert_eq!(find("echo-utc")["next_slot"], "2026-11-23T06:00:00Z");
     assert_eq!(find("tokyo")["tz"], "Asia/Tokyo");
     assert_eq!(find("tokyo")["next_slot"], "2026-11-23T21:00:00Z");
 

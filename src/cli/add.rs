@@ -131,6 +131,14 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
 }
 
 pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
+    if nothing_to_change(&args) {
+        // A slip of usage (a flag forgotten), not a failure: exit code 2, nothing opened.
+        return Err(usage(format!(
+            "nothing to change: give what to change, e.g. cronq edit {} --schedule '0 3 * * *', \
+             --timeout SECONDS, --no-schedule, or a new command after `--` (see cronq edit --help)",
+            crate::limits::shorten(&args.name)
+        )));
+    }
     let store = context.open()?;
     let now = context.clock.now();
     store.write(|tx| {
@@ -173,6 +181,23 @@ pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
         Ok(())
     })?;
     Ok(0)
+}
+
+/// Whether `edit` was given no change at all.
+fn nothing_to_change(args: &EditArgs) -> bool {
+    let o = &args.options;
+    o.schedule.is_none()
+        && o.tz.is_none()
+        && o.timeout.is_none()
+        && o.retries.is_none()
+        && o.catchup.is_none()
+        && o.overlap.is_none()
+        && !o.requires_target
+        && !args.no_schedule
+        && !args.no_requires_target
+        && o.ping.is_none()
+        && !args.no_ping
+        && joined(&args.command).is_none()
 }
 
 /// The words after `--`, joined with single spaces; `None` when there are none.

@@ -22,9 +22,10 @@ pub struct Args {
     name: String,
     #[command(flatten)]
     target: Target,
-    /// Do not run before this RFC 3339 time [default: now]
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    at: Option<Timestamp>,
+    /// Do not run before this time: RFC 3339, +5m, 2026-12-01 12:00 or tomorrow 09:00
+    /// (local time) [default: now]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    at: Option<String>,
     /// Higher runs first among due runs
     #[arg(
         long,
@@ -53,6 +54,11 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         emit(&text)?;
         return Ok(0);
     }
+    let at = args
+        .at
+        .as_deref()
+        .map(|text| super::terminal::parse_time_option("--at", text, context))
+        .transpose()?;
     let id = store.write(|tx| {
         let job = find_job(tx, &args.name)?;
         args.target.check(&job)?;
@@ -62,7 +68,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             target_id: args.target.target_id.clone(),
             target_type: args.target.target_type.clone(),
             data: args.target.data.clone(),
-            due_at: args.at.unwrap_or(now),
+            due_at: at.unwrap_or(now),
             priority: args.priority,
             max_attempts: max_attempts(&job, &settings),
         };

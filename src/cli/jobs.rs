@@ -1,6 +1,7 @@
 //! `cronq jobs`: every job, with its schedule, status, next slot and last result.
 
-use super::output::{emit, emit_json, job_json, local_time, table, time_or_dash};
+use super::output::{emit, emit_json, fitted_table, job_json, local_time, Column};
+use super::terminal::{self, Times};
 use super::Context;
 use crate::store::jobs;
 use anyhow::Result;
@@ -10,7 +11,24 @@ pub struct Args {
     /// Print JSON instead of a table
     #[arg(long)]
     json: bool,
+    /// Show every column, whole, however wide the terminal (a pipe always gets them)
+    #[arg(long, conflicts_with = "json")]
+    wide: bool,
 }
+
+/// The columns, as a pipe gets them; on a terminal the ranked ones go first when the
+/// table is too wide, and the command and last result are cut.
+const COLUMNS: [Column; 9] = [
+    Column::kept("NAME"),
+    Column::droppable("KIND", 1),
+    Column::droppable("SCHEDULE", 6),
+    Column::droppable("TZ", 3),
+    Column::droppable("STATUS", 4),
+    Column::kept("NEXT SLOT"),
+    Column::droppable("NEXT SLOT (TZ)", 2),
+    Column::cut_or_dropped("LAST", 12, 5),
+    Column::cut("COMMAND", 20),
+];
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
     let store = context.open()?;
@@ -19,6 +37,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         emit_json(&jobs.iter().map(job_json).collect())?;
         return Ok(0);
     }
+    let times = Times::new(context);
     // Which host ran the last result matters only where several did.
     let several_hosts = jobs
         .iter()
@@ -35,7 +54,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                         Some(host) if several_hosts => format!(" on {host}"),
                         _ => String::new(),
                     };
-                    format!("{status} {}{on}", crate::time::format_time(at))
+                    format!("{status} {}{on}", times.cell(at))
                 }
                 _ => "-".to_string(),
             };
@@ -50,7 +69,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 job.schedule.clone().unwrap_or_else(|| "-".to_string()),
                 job.tz.clone(),
                 if job.active { "active" } else { "inactive" }.to_string(),
-                time_or_dash(job.next_slot),
+                times.cell_or_dash(job.next_slot),
                 job.next_slot
                     .map_or_else(|| "-".to_string(), |t| local_time(&job.tz, t)),
                 last,
@@ -61,19 +80,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             ]
         })
         .collect();
-    emit(&table(
-        &[
-            "NAME",
-            "KIND",
-            "SCHEDULE",
-            "TZ",
-            "STATUS",
-            "NEXT SLOT",
-            "NEXT SLOT (TZ)",
-            "LAST",
-            "COMMAND",
-        ],
-        &rows,
-    ))?;
+    let width = if args.wide { None } else { terminal::width() };
+    emit(&fitted_table(&COLUMNS, &rows, width))?;
     Ok(0)
 }

@@ -22,6 +22,7 @@ mod runs;
 mod settings;
 mod shortened;
 mod status;
+pub mod terminal;
 #[cfg(feature = "web")]
 mod token;
 #[cfg(feature = "web")]
@@ -30,9 +31,9 @@ mod web;
 use crate::error::{exit_code, usage};
 use crate::limits::shorten;
 use crate::store::{self, Location, Store};
-use crate::time::{parse_time, Clock, Timestamp};
+use crate::time::{Clock, Timestamp};
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,19 +50,21 @@ use std::path::PathBuf;
 pub struct Cli {
     /// The database: an SQLite file, or postgresql://USER@HOST:PORT/DBNAME for several hosts
     /// [default: $XDG_DATA_HOME/cronq/cronq.db, or ~/.local/share/cronq/cronq.db]
-    #[arg(long, env = "CRONQ_DB", global = true, value_name = "PATH|URL")]
+    // Offered by every command that opens the database (see `command`), not global.
+    #[arg(long, env = "CRONQ_DB", value_name = "PATH|URL", help_heading = GLOBAL)]
     db: Option<OsString>,
 
-    /// Take this RFC 3339 time as now for every scheduling decision (tests, "what if")
-    #[arg(long, env = "CRONQ_NOW", global = true, value_name = "TIME", value_parser = parse_time)]
+    /// Take this time as now for every scheduling decision (tests, "what if"): RFC 3339,
+    /// +5m or -1h from the real clock, 2026-12-01 12:00 or tomorrow 09:00 (local time)
+    #[arg(long, env = "CRONQ_NOW", value_name = "TIME", allow_hyphen_values = true, value_parser = terminal::parse_now, help_heading = GLOBAL)]
     now: Option<Timestamp>,
 
     /// Log more to stderr (-v: each run, -vv: debugging)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
 
     /// Log only errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     quiet: bool,
 
     #[command(subcommand)]
@@ -125,6 +128,70 @@ enum Command {
     /// Carry out one claimed run (started by a parallel pass for each of its runs)
     #[command(hide = true)]
     ExecuteRun(execute_run::Args),
+    /// List job names or setting keys for the completion scripts
+    #[command(name = "__complete", hide = true)]
+    Complete(completions::CompleteArgs),
+}
+
+/// The heading under which `--help` lists the options every command has.
+const GLOBAL: &str = "Global options";
+
+/// The commands that open no database, which offer no --db.
+const NO_DATABASE: [&str; 2] = ["next", "completions"];
+/// The commands that read no clock, which offer no --now.
+const NO_CLOCK: [&str; 2] = ["completions", "crontab"];
+
+/// The command line: `Cli` with --db and --now given to each command that uses them, and
+/// help wrapped at 80 columns.
+pub fn command() -> clap::Command {
+    let cli = Cli::command().max_term_width(80);
+    let find = |id: &str| cli.get_arguments().find(|a| a.get_id() == id).cloned();
+    match (find("db"), find("now")) {
+        (Some(db), Some(now)) => offer_database_and_clock(cli, &db, &now, true),
+        // Both are fields of `Cli`: never reached.
+        _ => cli,
+    }
+}
+
+/// Adds `db` and `now` to the subcommands of `cmd` that use them (`top`: skip those in
+/// NO_DATABASE and NO_CLOCK), and to theirs.
+fn offer_database_and_clock(
+    mut cmd: clap::Command,
+    db: &clap::Arg,
+    now: &clap::Arg,
+    top: bool,
+) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |mut sub| {
+            if !(top && NO_DATABASE.contains(&name.as_str())) {
+                sub = sub.arg(db.clone());
+            }
+            if !(top && NO_CLOCK.contains(&name.as_str())) {
+                sub = sub.arg(now.clone());
+            }
+            offer_database_and_clock(sub, db, now, false)
+        });
+    }
+    cmd
+}
+
+/// The value of `id` (`db`, `now`) given nearest the command: after the subcommand wins
+/// over before it, and the command line over the environment.
+fn nearest<T: Clone + Send + Sync + 'static>(matches: &clap::ArgMatches, id: &str) -> Option<T> {
+    let mut levels = vec![matches];
+    while let Some((_, sub)) = levels.last().and_then(|m| m.subcommand()) {
+        levels.push(sub);
+    }
+    let given = |m: &&&clap::ArgMatches| {
+        m.try_get_one::<T>(id).ok().flatten().is_some()
+            && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    };
+    let level = levels.iter().rev().find(given).or_else(|| levels.first())?;
+    level.try_get_one::<T>(id).ok().flatten().cloned()
 }
 
 /// What every command gets: where the database is and what time it is.
@@ -149,7 +216,13 @@ impl Context {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
+    let parsed = command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command()))?;
+        cli.db = nearest(&matches, "db");
+        cli.now = nearest(&matches, "now");
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version land here too, with exit code 0.
@@ -202,6 +275,7 @@ fn execute(cli: Cli) -> Result<u8> {
         #[cfg(feature = "web")]
         Command::Token(args) => token::execute(args, &context),
         Command::Completions(args) => completions::execute(args),
+        Command::Complete(args) => completions::complete(args, &context),
     }
 }
 
@@ -271,5 +345,48 @@ pub fn unknown_job(conn: &dyn store::sql::Conn, name: &str) -> anyhow::Error {
             names.join(", ")
         )),
         Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_and_offers_db_and_now_where_used() {
+        let cli = command();
+        cli.clone().debug_assert();
+        let offers = |name: &str, id: &str| {
+            cli.find_subcommand(name)
+                .is_some_and(|sub| sub.get_arguments().any(|a| a.get_id() == id))
+        };
+        assert!(offers("jobs", "db") && offers("jobs", "now"));
+        assert!(!offers("next", "db") && offers("next", "now"));
+        assert!(!offers("completions", "db") && !offers("completions", "now"));
+        assert!(offers("crontab", "db") && !offers("crontab", "now"));
+    }
+
+    #[test]
+    fn db_and_now_given_after_the_command_win() {
+        let matches = command()
+            .try_get_matches_from([
+                "cronq",
+                "--db",
+                "a.db",
+                "--now",
+                "+0s",
+                "runs",
+                "--db",
+                "b.db",
+                "--now",
+                "2026-11-23T09:00:00Z",
+            ])
+            .unwrap();
+        assert_eq!(nearest::<OsString>(&matches, "db"), Some("b.db".into()));
+        assert_eq!(nearest::<Timestamp>(&matches, "now"), Some(1_795_424_400));
+        let matches = command()
+            .try_get_matches_from(["cronq", "--db", "a.db", "runs"])
+            .unwrap();
+        assert_eq!(nearest::<OsString>(&matches, "db"), Some("a.db".into()));
     }
 }

@@ -3,6 +3,7 @@
 //! minutes or a run is stuck, so a monitor (or cron's own mail) can raise the alarm.
 
 use super::output::{emit, emit_json, time_or_null};
+use super::terminal::Times;
 use super::Context;
 use crate::health;
 use crate::time::{format_time, human_duration};
@@ -50,9 +51,18 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
                 "version": h.version,
             })).collect::<Vec<_>>(),
             "failing_jobs": failing.iter().map(|(name, at)| json!({"name": name, "last_finished_at": time_or_null(*at)})).collect::<Vec<_>>(),
-            "next_slots": next.iter().map(|(job, slot)| json!({"job": job, "slot": format_time(*slot)})).collect::<Vec<_>>(),
+            "next_slots": next.iter().map(|(job, slot)| json!({"job": job, "slot": format_time(*slot), "overdue": *slot < now})).collect::<Vec<_>>(),
         }))?;
     } else {
+        let times = Times::new(context);
+        // For people, "3 min ago" says it; for a pipe, RFC 3339 and the lateness.
+        let ago = |t| {
+            if times.for_people() {
+                times.field(t)
+            } else {
+                format!("{} ({} ago)", format_time(t), human_duration(now - t))
+            }
+        };
         let mut text = String::new();
         text.push_str(&format!(
             "status: {}\n",
@@ -62,11 +72,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             text.push_str(&format!("  problem: {problem}\n"));
         }
         text.push_str(&match last_pass {
-            Some(t) => format!(
-                "last pass: {} ({} ago)\n",
-                format_time(t),
-                human_duration(now - t)
-            ),
+            Some(t) => format!("last pass: {}\n", ago(t)),
             None => "last pass: never\n".to_string(),
         });
         let counted: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -90,17 +96,14 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         if !hosts.is_empty() {
             text.push_str("hosts:\n");
             for h in &hosts {
-                text.push_str(&format!(
-                    "  {}  last seen {} ({} ago)\n",
-                    h.id,
-                    format_time(h.last_seen),
-                    human_duration(now - h.last_seen)
-                ));
+                text.push_str(&format!("  {}  last seen {}\n", h.id, ago(h.last_seen)));
             }
         }
         text.push_str("next slots:\n");
+        // A next slot already past: no pass has queued it yet.
         for (job, slot) in &next {
-            text.push_str(&format!("  {}  {job}\n", format_time(*slot)));
+            let overdue = if *slot < now { "  (overdue)" } else { "" };
+            text.push_str(&format!("  {}  {job}{overdue}\n", times.cell(*slot)));
         }
         emit(&text)?;
     }

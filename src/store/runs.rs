@@ -601,3 +601,10 @@ pub fn counts(db: &dyn Conn) -> Result<Vec<(String, i64)>> {
         .map(|row| Ok((row.text(0)?, row.int(1)?)))
         .collect()
 }
+
+/// Records the output so far of a running run, as `finish` will record it at its end;
+/// false when the claim no longer holds it (nothing is written then).
+pub fn write_progress(db: &dyn Conn, claim: &Claim, output: &[u8]) -> Result<bool> {
+    let rest = params![output];
+    Ok(db.execute(db.sql().write_progress, &fenced(claim, rest))? == 1)
+}

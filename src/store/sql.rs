@@ -233,6 +233,8 @@ pub struct Sql {
     pub ping_tried: &'static str,
     pub pings_of: &'static str,
     pub delete_old_pings: &'static str,
+    // Live output.
+    pub write_progress: &'static str,
 }
 
 #[cfg(test)]

@@ -171,4 +171,7 @@ pub static SQL: Sql = Sql {
         delivered_at, last_error FROM pings WHERE run_id = $1 ORDER BY id",
     delete_old_pings: "DELETE FROM pings WHERE id IN (SELECT id FROM pings \
         WHERE next_try IS NULL AND created_at < $1 ORDER BY id LIMIT $2)",
+    // The output so far of a running run (`cronq show --follow`), fenced by its claim.
+    write_progress: "UPDATE runs SET output = $4 \
+        WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",
 };
