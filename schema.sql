@@ -21,6 +21,7 @@ CREATE TABLE jobs (
     last_status      TEXT,                      -- status of the newest finished run
     last_finished_at INTEGER,
     last_host        TEXT,                      -- the host that ran the newest finished run
+    ping             TEXT,                      -- monitoring URL pinged per run (docs/pings.md)
     created_at       INTEGER NOT NULL,
     CHECK ((command IS NULL) <> (builtin IS NULL))
 );
@@ -96,3 +97,23 @@ CREATE TABLE attempts (
     output      BLOB,                           -- the last 16 KiB of stdout and stderr
     PRIMARY KEY (run_id, attempt)
 );
+
+-- Monitoring pings of runs (`--ping`), sent after the run's result is recorded: delivered
+-- (delivered_at), pending (next_try), or given up (neither). See docs/pings.md.
+CREATE TABLE pings (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL,
+    kind         TEXT NOT NULL,                 -- start, log, success or fail (no CHECK: see schema.md)
+    url          TEXT NOT NULL,                 -- the whole URL requested, rid included
+    body         BLOB,                          -- what is POSTed: the output's tail
+    created_at   INTEGER NOT NULL,
+    tries        INTEGER NOT NULL DEFAULT 0,
+    next_try     INTEGER,                        -- when a pass tries again; NULL: not again
+    delivered_at INTEGER,
+    last_error   TEXT                           -- why the last try failed
+);
+
+-- A pass asks "is a ping due?" with one probe of this index, in its one idle query.
+CREATE INDEX pings_due ON pings (next_try) WHERE next_try IS NOT NULL;
+CREATE INDEX pings_by_run ON pings (run_id);

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod lock;
 pub mod owner;
 pub mod pass;
+pub mod ping;
 pub mod plan;
 pub mod recover;
 pub mod retry;

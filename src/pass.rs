@@ -68,6 +68,9 @@ pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
     if work == store::Work::default() {
         return Ok(Summary::default());
     }
+    if work.due_pings {
+        crate::ping::retry_due(store, now);
+    }
     let settings = store::settings::load(store.conn())?;
     let work = if work.running {
         // Recovery may put runs back in the queue: ask again what is due.

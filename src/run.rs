@@ -73,6 +73,7 @@ pub fn carry_out(
     clock: &Clock,
     foreground: bool,
 ) -> Result<Ending> {
+    let ping = job.and_then(|job| crate::ping::start(job, run));
     let (outcome, stopped_by_operator) = match job {
         None => (
             failure(format!("job '{}' no longer exists", run.job), None),
@@ -81,7 +82,11 @@ pub fn carry_out(
         Some(job) => execute(store, run, claim, job, settings, clock, foreground),
     };
     let now = clock.now();
-    store.write(|tx| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now))
+    let ending =
+        store.write(|tx| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now))?;
+    // Only once the result is committed: a ping never delays nor fails the record.
+    crate::ping::finish(store, ping, &outcome, &ending, now);
+    Ok(ending)
 }
 
 /// Records how an attempt ended, retrying a failure while attempts remain. Nothing is

@@ -362,6 +362,14 @@ fn a_version_1_database_is_upgraded_in_place() {
     let db = Db::new(Backend::Sqlite);
     db.ok(T0, &["add", "old", "--", "true"]);
     let id = db.enqueue(T0, &["old"]);
+    let schema = |conn: &rusqlite::Connection| -> Vec<String> {
+        let mut names = conn
+            .prepare("SELECT type || ' ' || name FROM sqlite_master ORDER BY 1")
+            .unwrap();
+        let names = names.query_map([], |row| row.get(0)).unwrap();
+        names.map(Result::unwrap).collect()
+    };
+    let fresh = schema(&rusqlite::Connection::open(&db.db).unwrap());
     {
         let conn = rusqlite::Connection::open(&db.db).unwrap();
         conn.execute_batch(
@@ -372,6 +380,8 @@ fn a_version_1_database_is_upgraded_in_place() {
              ALTER TABLE runs DROP COLUMN stop_requested;
              DROP TABLE web_tokens;
              DROP TABLE attempts;
+             DROP TABLE pings;
+             ALTER TABLE jobs DROP COLUMN ping;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -389,6 +399,19 @@ fn a_version_1_database_is_upgraded_in_place() {
         })
         .unwrap();
     assert_eq!(claim, 1, "claimed once since the upgrade");
+    let pings: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pings WHERE run_id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(pings, 0, "the job pings nothing, and the table exists");
+    assert_eq!(
+        schema(&conn),
+        fresh,
+        "the same tables and indexes as a new database"
+    );
 }
 
 /// A runner looks at its claim while its job runs. When the claim is taken back without

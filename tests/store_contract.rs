@@ -782,7 +782,7 @@ fn pending_work_answers_the_idle_pass(place: &Place) {
     enqueue(&db, &request("j", NOW + 60, 0));
     assert_eq!(work(NOW), Work::default(), "a pending run not yet due");
     assert!(work(NOW + 60).due_runs);
-    claim_next(&db, NOW + 60).unwrap();
+    let (run, _) = claim_next(&db, NOW + 60).unwrap();
     assert_eq!(
         work(NOW + 60),
         Work {
@@ -790,6 +790,51 @@ fn pending_work_answers_the_idle_pass(place: &Place) {
             ..Work::default()
         }
     );
+    // A ping to try again at NOW + 120, and a delivered one, which is never due.
+    let ping = |next_try, delivered_at| cronq::store::pings::Tried {
+        tries: 1,
+        next_try,
+        delivered_at,
+        last_error: None,
+    };
+    let kind = cronq::ping::Kind::Success;
+    db.write(|tx| {
+        cronq::store::pings::insert(
+            tx,
+            run.id,
+            1,
+            kind,
+            "http://h/k",
+            b"",
+            NOW,
+            &ping(None, Some(NOW)),
+        )?;
+        cronq::store::pings::insert(
+            tx,
+            run.id,
+            1,
+            kind,
+            "http://h/k",
+            b"x",
+            NOW,
+            &ping(Some(NOW + 120), None),
+        )
+    })
+    .unwrap();
+    assert!(!work(NOW + 119).due_pings);
+    assert!(work(NOW + 120).due_pings);
+    let due = cronq::store::pings::due(db.conn(), NOW + 120, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].body, b"x");
+    assert!(db
+        .write(|tx| cronq::store::pings::lease(tx, due[0].id, NOW + 120, NOW + 200))
+        .unwrap());
+    assert!(
+        !db.write(|tx| cronq::store::pings::lease(tx, due[0].id, NOW + 120, NOW + 200))
+            .unwrap(),
+        "a leased ping is not taken twice"
+    );
+    assert!(!work(NOW + 199).due_pings, "a leased ping is not due");
 }
 
 fn cleanup_deletes_old_finished_runs_and_keeps_the_newest(place: &Place) {
@@ -909,7 +954,8 @@ fn a_version_2_schema_is_upgraded_in_place(place: &Place) {
         .unwrap();
     drop(db);
     place.raw(
-        "DROP TABLE web_tokens; DROP TABLE attempts; ALTER TABLE runs DROP COLUMN stop_requested",
+        "DROP TABLE web_tokens; DROP TABLE attempts; ALTER TABLE runs DROP COLUMN stop_requested; \
+         DROP TABLE pings; ALTER TABLE jobs DROP COLUMN ping",
     );
     match place {
         Place::Sqlite(_) => place.raw("PRAGMA user_version = 2"),
@@ -925,6 +971,17 @@ fn a_version_2_schema_is_upgraded_in_place(place: &Place) {
     assert!(
         !db.write(|tx| runs::request_stop(tx, id, NOW)).unwrap(),
         "a pending run cannot be stopped"
+    );
+    db.write(|tx| jobs::set_ping(tx, "kept", Some("http://h/k")))
+        .unwrap();
+    let job = jobs::get(db.conn(), "kept").unwrap().unwrap();
+    assert_eq!(job.ping.as_deref(), Some("http://h/k"));
+    assert!(cronq::store::pings::of_run(db.conn(), id)
+        .unwrap()
+        .is_empty());
+    assert!(
+        cronq::store::pending_work(db.conn(), NOW).unwrap() != Default::default(),
+        "the pending run is due; the pings probe does not fail"
     );
     drop(db);
     // Opened again, the version is the new one: nothing is upgraded twice.

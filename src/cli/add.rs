@@ -33,6 +33,9 @@ pub struct JobOptions {
     /// Refuse runs without --target-id (such a job has no schedule: queue it with enqueue)
     #[arg(long)]
     requires_target: bool,
+    /// Ping this monitoring URL (Healthchecks.io style) when each run starts and ends
+    #[arg(long, value_name = "URL", value_parser = crate::ping::validate_url)]
+    ping: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,9 @@ pub struct EditArgs {
     /// Let the job run without a target again
     #[arg(long, conflicts_with = "requires_target")]
     no_requires_target: bool,
+    /// Stop pinging the job's monitoring URL
+    #[arg(long, conflicts_with = "ping")]
+    no_ping: bool,
     /// A new command, after `--`
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -96,6 +102,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         }
     };
     let o = args.options;
+    let ping = o.ping;
     let def = Definition {
         name: args.name,
         command,
@@ -113,7 +120,13 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
     crate::control::check_definition(&def)?;
     let store = context.open()?;
     let now = context.clock.now();
-    store.write(|tx| crate::control::add(tx, &def, now))?;
+    store.write(|tx| {
+        crate::control::add(tx, &def, now)?;
+        match &ping {
+            Some(url) => jobs::set_ping(tx, &def.name, Some(url)),
+            None => Ok(()),
+        }
+    })?;
     Ok(0)
 }
 
@@ -159,7 +172,13 @@ pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
             def.requires_target = false;
         }
         crate::control::check_definition(&def)?;
-        jobs::update(tx, &job, &def, now)
+        jobs::update(tx, &job, &def, now)?;
+        if let Some(url) = &o.ping {
+            jobs::set_ping(tx, &job.name, Some(url))?;
+        } else if args.no_ping {
+            jobs::set_ping(tx, &job.name, None)?;
+        }
+        Ok(())
     })?;
     Ok(0)
 }
@@ -176,6 +195,8 @@ fn nothing_to_change(args: &EditArgs) -> bool {
         && !o.requires_target
         && !args.no_schedule
         && !args.no_requires_target
+        && o.ping.is_none()
+        && !args.no_ping
         && joined(&args.command).is_none()
 }
 

@@ -6,7 +6,7 @@ use super::terminal::{self, Times};
 use super::{unknown_job, Context};
 use crate::error::usage;
 use crate::job::RunStatus;
-use crate::store::{jobs, runs};
+use crate::store::{jobs, pings, runs};
 use crate::time::format_time;
 use anyhow::Result;
 use std::borrow::Cow;
@@ -162,9 +162,11 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
         return Ok(0);
     }
     let attempts = runs::attempts_of(store.conn(), run.id)?;
+    let pings = pings::of_run(store.conn(), run.id)?;
     if args.json {
         let mut value = run_json(&run, Some(&String::from_utf8_lossy(&output)));
         value["attempts"] = attempts.iter().map(attempt_json).collect();
+        value["pings"] = pings.iter().map(ping_json).collect();
         emit_json(&value)?;
         return Ok(0);
     }
@@ -221,6 +223,13 @@ pub fn show(args: ShowArgs, context: &Context) -> Result<u8> {
             shown.push(b'\n');
         }
     }
+    if !pings.is_empty() {
+        shown.extend_from_slice(b"pings:\n");
+        for p in &pings {
+            shown.extend_from_slice(escape_field(&ping_line(p, &times)).as_bytes());
+            shown.push(b'\n');
+        }
+    }
     shown.extend_from_slice(b"output:\n");
     shown.extend_from_slice(&output_section(&output, to_terminal));
     if !output.is_empty() && !output.ends_with(b"\n") {
@@ -250,6 +259,42 @@ fn attempt_json(a: &runs::Attempt) -> serde_json::Value {
         "exit_code": a.exit_code,
         "error": a.error,
         "output": String::from_utf8_lossy(&a.output),
+    })
+}
+
+/// One ping of a run, for `show`: `  fail (attempt 2): pending, 3 tries, next 2026-..., last
+/// error: ...`.
+fn ping_line(p: &pings::Ping, times: &Times) -> String {
+    let state = p.state();
+    let mut line = format!(
+        "  {} (attempt {}): {}",
+        p.kind.as_str(),
+        p.attempt,
+        state.as_str()
+    );
+    match state {
+        pings::State::Delivered => line += &format!(" {}", times.field_or_dash(p.delivered_at)),
+        pings::State::Pending => line += &format!(", next try {}", times.field_or_dash(p.next_try)),
+        pings::State::Failed => {}
+    }
+    line += &format!(", {} tr{}", p.tries, if p.tries == 1 { "y" } else { "ies" });
+    if let (Some(error), false) = (&p.last_error, state == pings::State::Delivered) {
+        line += &format!(", last error: {error}");
+    }
+    line
+}
+
+fn ping_json(p: &pings::Ping) -> serde_json::Value {
+    serde_json::json!({
+        "kind": p.kind.as_str(),
+        "attempt": p.attempt,
+        "url": p.url,
+        "state": p.state().as_str(),
+        "tries": p.tries,
+        "next_try": time_or_null(p.next_try),
+        "delivered_at": time_or_null(p.delivered_at),
+        "last_error": p.last_error,
+        "body_bytes": p.body.len(),
     })
 }
 

@@ -1,7 +1,8 @@
 //! Moving an installation from SQLite to PostgreSQL: every job (with its schedule state),
-//! every setting that was set and the whole history of runs, copied in one transaction
-//! into a database that holds nothing yet, keeping the run ids that jobs and operators
-//! know. All or nothing: a failure leaves the target as it was.
+//! every setting that was set and the whole history of runs (with their monitoring
+//! pings), copied in one transaction into a database that holds nothing yet, keeping the
+//! run ids that jobs and operators know. All or nothing: a failure leaves the target as it
+//! was.
 
 use super::sql::{Conn, Field, Value};
 use super::Store;
@@ -12,7 +13,7 @@ use anyhow::Result;
 /// Every column of `jobs`, in both schemas.
 const JOB_COLUMNS: &str = "id, name, command, builtin, env, schedule, tz, timeout, retries, \
     catchup, overlap, requires_target, active, last_slot, next_slot, last_status, \
-    last_finished_at, created_at, last_host";
+    last_finished_at, created_at, last_host, ping";
 /// Where `requires_target` and `active` stand: booleans in PostgreSQL, 0/1 in SQLite.
 const JOB_BOOLEANS: [usize; 2] = [11, 12];
 
@@ -28,6 +29,10 @@ const RUN_OUTPUT: usize = 18;
 const ATTEMPT_COLUMNS: &str =
     "run_id, attempt, host, started_at, finished_at, duration_ms, exit_code, error, output";
 const ATTEMPT_OUTPUT: usize = 8;
+
+/// Every column of `pings`, in both schemas.
+const PING_COLUMNS: &str = "id, run_id, attempt, kind, url, body, created_at, tries, next_try, \
+    delivered_at, last_error";
 
 /// Runs read and written per round trip.
 const BATCH: i64 = 500;
@@ -121,8 +126,17 @@ pub fn sqlite_to_postgres(from: &Store, to: &Store) -> Result<Copied> {
             }
             target.execute(&insert_attempt, &values)?;
         }
+        // Monitoring pings: what was delivered, and what later passes still try.
+        let insert_ping = insert_sql("pings", PING_COLUMNS);
+        for row in source.query(
+            &format!("SELECT {PING_COLUMNS} FROM pings ORDER BY id"),
+            &[],
+        )? {
+            let values: Vec<Value> = row.0.iter().map(value).collect();
+            target.execute(&insert_ping, &values)?;
+        }
         // New rows continue after the copied ids.
-        for table in ["jobs", "runs"] {
+        for table in ["jobs", "runs", "pings"] {
             target.query(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \

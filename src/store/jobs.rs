@@ -31,6 +31,8 @@ pub struct Job {
     pub last_finished_at: Option<Timestamp>,
     /// The host that ran the newest finished run.
     pub last_host: Option<String>,
+    /// The monitoring URL its runs are reported to (`--ping`, docs/pings.md).
+    pub ping: Option<String>,
 }
 
 /// What `add` and `edit` write; the schedule state is derived from it.
@@ -72,6 +74,7 @@ fn from_row(row: &Row) -> Result<Job> {
         last_status: row.opt_text(15)?,
         last_finished_at: row.opt_int(16)?,
         last_host: row.opt_text(17)?,
+        ping: row.opt_text(18)?,
     })
 }
 
@@ -259,4 +262,11 @@ pub fn next_slots(db: &dyn Conn, limit: i64) -> Result<Vec<(String, Timestamp)>>
         .iter()
         .map(|row| Ok((row.text(0)?, row.int(1)?)))
         .collect()
+}
+
+/// Sets or removes (`None`) the monitoring URL of the job `name`; kept apart from the
+/// definition, which `add`, `edit`, `import` and the web screens share.
+pub fn set_ping(db: &dyn Conn, name: &str, url: Option<&str>) -> Result<()> {
+    db.execute(db.sql().set_job_ping, params![name, url])?;
+    Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod copy;
 pub mod jobs;
 pub mod location;
+pub mod pings;
 pub mod postgres;
 pub mod runs;
 pub mod settings;
@@ -156,14 +157,17 @@ pub struct Work {
     pub due_runs: bool,
     /// A run is marked running (recovery must look at it).
     pub running: bool,
+    /// A monitoring ping waits for another try.
+    pub due_pings: bool,
 }
 
-/// The idle pass's one question, answered from three index probes in one statement.
+/// The idle pass's one question, answered from four index probes in one statement.
 pub fn pending_work(db: &dyn Conn, now: Timestamp) -> Result<Work> {
     let row = db.query_one(db.sql().pending_work, params![now])?;
     Ok(Work {
         due_slots: row.bool(0)?,
         due_runs: row.bool(1)?,
         running: row.bool(2)?,
+        due_pings: row.bool(3)?,
     })
 }

@@ -224,6 +224,14 @@ pub struct Sql {
     pub keep_from: &'static str,
     pub delete_old_attempts: &'static str,
     pub delete_old_runs: &'static str,
+    // Monitoring pings.
+    pub set_job_ping: &'static str,
+    pub insert_ping: &'static str,
+    pub due_pings: &'static str,
+    pub lease_ping: &'static str,
+    pub ping_tried: &'static str,
+    pub pings_of: &'static str,
+    pub delete_old_pings: &'static str,
     // Live output.
     pub write_progress: &'static str,
     // A slot merged into its job's pending retry.

@@ -11,7 +11,7 @@ macro_rules! job_columns {
     () => {
         "id, name, command, builtin, env, schedule, tz, timeout, retries, catchup, overlap, \
          requires_target, active, last_slot, next_slot, last_status, last_finished_at, \
-         last_host"
+         last_host, ping"
     };
 }
 
@@ -138,10 +138,11 @@ pub static SQL: Sql = Sql {
     set_setting: "INSERT INTO settings (key, value) VALUES ($1, $2) \
         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 
-    // Three index probes in one statement: an idle pass asks nothing else.
+    // Four index probes in one statement: an idle pass asks nothing else.
     pending_work: "SELECT EXISTS (SELECT 1 FROM jobs WHERE next_slot <= $1), \
         EXISTS (SELECT 1 FROM runs WHERE status = 'pending' AND due_at <= $1), \
-        EXISTS (SELECT 1 FROM runs WHERE status = 'running')",
+        EXISTS (SELECT 1 FROM runs WHERE status = 'running'), \
+        EXISTS (SELECT 1 FROM pings WHERE next_try <= $1)",
 
     jobs_with_runs: "SELECT DISTINCT job FROM runs",
     keep_from: "SELECT id FROM runs WHERE job = $1 \
@@ -154,6 +155,20 @@ pub static SQL: Sql = Sql {
     delete_old_runs: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 \
         AND id < $2 AND status IN ('success', 'failed', 'skipped', 'missed') \
         AND coalesce(finished_at, created_at) < $3 ORDER BY id LIMIT $4)",
+    // Monitoring pings.
+    set_job_ping: "UPDATE jobs SET ping = $2 WHERE name = $1",
+    insert_ping: "INSERT INTO pings (run_id, attempt, kind, url, body, created_at, tries, \
+        next_try, delivered_at, last_error) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    due_pings: "SELECT id, run_id, attempt, kind, url, body, created_at, tries, next_try, \
+        delivered_at, last_error FROM pings WHERE next_try <= $1 ORDER BY next_try, id LIMIT $2",
+    lease_ping: "UPDATE pings SET next_try = $3 WHERE id = $1 AND next_try <= $2",
+    ping_tried: "UPDATE pings SET tries = tries + 1, next_try = $2, delivered_at = $3, \
+        last_error = $4 WHERE id = $1",
+    pings_of: "SELECT id, run_id, attempt, kind, url, body, created_at, tries, next_try, \
+        delivered_at, last_error FROM pings WHERE run_id = $1 ORDER BY id",
+    delete_old_pings: "DELETE FROM pings WHERE id IN (SELECT id FROM pings \
+        WHERE next_try IS NULL AND created_at < $1 ORDER BY id LIMIT $2)",
     // The output so far of a running run (`cronq show --follow`), fenced by its claim.
     write_progress: "UPDATE runs SET output = $4 \
         WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running'",

@@ -29,7 +29,7 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
      ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE jobs ADD COLUMN last_host TEXT;",
     // 2 -> 3: an operator's request to stop a running run; the web screens' tokens; the
-    // earlier attempts of retried runs.
+    // earlier attempts of retried runs; monitoring pings.
     "ALTER TABLE runs ADD COLUMN stop_requested INTEGER;
      CREATE TABLE web_tokens (
          name       TEXT PRIMARY KEY,
@@ -49,7 +49,23 @@ const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = [
          error       TEXT,
          output      BLOB,
          PRIMARY KEY (run_id, attempt)
-     );",
+     );
+     ALTER TABLE jobs ADD COLUMN ping TEXT;
+     CREATE TABLE pings (
+         id           INTEGER PRIMARY KEY,
+         run_id       INTEGER NOT NULL,
+         attempt      INTEGER NOT NULL,
+         kind         TEXT NOT NULL,
+         url          TEXT NOT NULL,
+         body         BLOB,
+         created_at   INTEGER NOT NULL,
+         tries        INTEGER NOT NULL DEFAULT 0,
+         next_try     INTEGER,
+         delivered_at INTEGER,
+         last_error   TEXT
+     );
+     CREATE INDEX pings_due ON pings (next_try) WHERE next_try IS NOT NULL;
+     CREATE INDEX pings_by_run ON pings (run_id);",
 ];
 
 /// How long a statement waits for another invocation's write transaction, in attempts
