@@ -216,12 +216,17 @@ impl Context {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> u8 {
-    let parsed = command().try_get_matches().and_then(|matches| {
-        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command()))?;
-        cli.db = nearest(&matches, "db");
-        cli.now = nearest(&matches, "now");
-        Ok(cli)
-    });
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let parsed = match crontab_pass(&args, |name| std::env::var_os(name)) {
+        Some(db) => Ok(Cli {
+            db,
+            now: None,
+            verbose: 0,
+            quiet: false,
+            command: Command::Run(run::Args::default()),
+        }),
+        None => parse(),
+    };
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -239,6 +244,50 @@ pub fn main() -> u8 {
             exit_code(&e)
         }
     }
+}
+
+/// The crontab's own command line, `cronq [--db PATH] run` as `cronq crontab` prints it
+/// (or with `--db` after `run`), read without building the command tree: four times a
+/// minute for years, parsing every command's options would cost more than the idle pass
+/// itself (docs/performance.md). Returns the `--db` to use (`None`: the default or
+/// `CRONQ_DB`), or `None` for any other command line, which clap reads as usual. An
+/// environment that sets `--now` or `--time-travel`, or an empty `CRONQ_DB`, goes to clap
+/// too, so both ways always read the same command line the same way.
+fn crontab_pass(
+    args: &[OsString],
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Option<Option<OsString>> {
+    if env("CRONQ_NOW").is_some() || env("CRONQ_TIME_TRAVEL").is_some() {
+        return None;
+    }
+    // A path as clap would take it: not empty, not an option.
+    let value = |v: &str| (!v.is_empty() && !v.starts_with('-')).then(|| OsString::from(v));
+    let db = match args {
+        [run] if run == "run" => {
+            return match env("CRONQ_DB") {
+                Some(v) if v.is_empty() => None,
+                // As clap takes it: the variable, or the default database.
+                from_env => Some(from_env),
+            };
+        }
+        [flag, path, run] | [run, flag, path] if run == "run" && flag == "--db" => {
+            value(path.to_str()?)?
+        }
+        [flag, run] | [run, flag] if run == "run" => value(flag.to_str()?.strip_prefix("--db=")?)?,
+        _ => return None,
+    };
+    Some(Some(db))
+}
+
+/// Every other command line: clap, with `--db` and `--now` taken from wherever they
+/// were given.
+fn parse() -> Result<Cli, clap::Error> {
+    command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command()))?;
+        cli.db = nearest(&matches, "db");
+        cli.now = nearest(&matches, "now");
+        Ok(cli)
+    })
 }
 
 fn execute(cli: Cli) -> Result<u8> {
@@ -351,6 +400,47 @@ pub fn unknown_job(conn: &dyn store::sql::Conn, name: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crontab_line_is_read_without_clap_and_nothing_else_is() {
+        let os = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        let none = |_: &str| None;
+        let db = |path: &str| Some(Some(OsString::from(path)));
+        assert_eq!(crontab_pass(&os(&["run"]), none), Some(None));
+        assert_eq!(
+            crontab_pass(&os(&["--db", "/x.db", "run"]), none),
+            db("/x.db")
+        );
+        assert_eq!(
+            crontab_pass(&os(&["run", "--db", "/x.db"]), none),
+            db("/x.db")
+        );
+        assert_eq!(crontab_pass(&os(&["--db=/x.db", "run"]), none), db("/x.db"));
+        assert_eq!(crontab_pass(&os(&["run", "--db=/x.db"]), none), db("/x.db"));
+        for other in [
+            &["run", "-v"][..],
+            &["-q", "run"],
+            &["run", "--time-travel"],
+            &["--db", "-q", "run"],
+            &["--db=", "run"],
+            &["--db", "/x.db", "run", "--now", "+1m"],
+            &["runs"],
+            &["run", "--help"],
+            &["--db", "/x.db", "daemon"],
+            &[],
+        ] {
+            assert_eq!(crontab_pass(&os(other), none), None, "{other:?}");
+        }
+        // What the environment says goes through clap, as does an empty CRONQ_DB.
+        for name in ["CRONQ_NOW", "CRONQ_TIME_TRAVEL"] {
+            let set = |n: &str| (n == name).then(|| OsString::from("1"));
+            assert_eq!(crontab_pass(&os(&["--db", "/x.db", "run"]), set), None);
+        }
+        let empty = |n: &str| (n == "CRONQ_DB").then(OsString::new);
+        assert_eq!(crontab_pass(&os(&["run"]), empty), None);
+        let set = |n: &str| (n == "CRONQ_DB").then(|| OsString::from("/y.db"));
+        assert_eq!(crontab_pass(&os(&["run"]), set), db("/y.db"));
+    }
 
     #[test]
     fn the_command_line_is_consistent_and_offers_db_and_now_where_used() {

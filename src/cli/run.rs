@@ -11,14 +11,14 @@ use anyhow::Result;
 /// real passes would run nothing until the real clock got there.
 pub const TIME_TRAVEL_LIMIT: i64 = 300;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct Args {
     #[command(flatten)]
     pub time_travel: TimeTravel,
 }
 
 /// The explicit consent a pass needs to run at a `--now` in the future.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct TimeTravel {
     /// Let --now lie more than 5 minutes ahead of this machine's clock. The pass then
     /// records every slot up to that time and moves each schedule past it (for test
