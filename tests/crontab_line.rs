@@ -5,8 +5,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Environment variables a command line runs with.
+type Env<'a> = &'a [(&'a str, &'a Path)];
+
 /// `cronq ARGS` with nothing from the environment but what `env` adds.
-fn cronq(args: &[&str], env: &[(&str, &Path)]) -> Output {
+fn cronq(args: &[&str], env: Env) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cronq"));
     for name in ["CRONQ_DB", "CRONQ_NOW", "CRONQ_TIME_TRAVEL", "RUST_LOG"] {
         cmd.env_remove(name);
@@ -32,7 +35,7 @@ fn every_spelling_of_the_crontab_line_runs_a_pass() {
         .status
         .success());
     let with_db_equals = format!("--db={db}");
-    let spellings: [(&[&str], &[(&str, &Path)]); 5] = [
+    let spellings: [(&[&str], Env); 5] = [
         (&["--db", db, "run"], &[]),
         (&["run", "--db", db], &[]),
         (&[with_db_equals.as_str(), "run"], &[]),
