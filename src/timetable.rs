@@ -196,6 +196,12 @@ impl Timetable {
         &self.schedule
     }
 
+    /// The slots strictly after `t`, in order: what `cronq next` prints and the web
+    /// screens list.
+    pub fn slots_after(&self, t: Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
+        std::iter::successors(self.next_slot_after(t), |&slot| self.next_slot_after(slot))
+    }
+
     /// The first slot strictly after `t`.
     pub fn next_slot_after(&self, t: Timestamp) -> Option<Timestamp> {
         let Some(zone) = &self.zone else {

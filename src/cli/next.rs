@@ -25,15 +25,11 @@ pub struct Args {
 
 pub fn execute(args: Args, context: &Context) -> Result<u8> {
     let schedule = Timetable::parse(&args.expression, &args.tz).map_err(usage)?;
-    let mut t = args.after.unwrap_or_else(|| context.clock.now());
+    let after = args.after.unwrap_or_else(|| context.clock.now());
     let mut text = String::new();
-    for _ in 0..args.count {
-        let Some(next) = schedule.next_slot_after(t) else {
-            break;
-        };
-        text.push_str(&format_time(next));
+    for slot in schedule.slots_after(after).take(args.count as usize) {
+        text.push_str(&format_time(slot));
         text.push('\n');
-        t = next;
     }
     emit(&text)?;
     Ok(0)

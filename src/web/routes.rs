@@ -91,18 +91,7 @@ pub fn get(site: &Site, request: &Request) -> Result<Reply> {
             ))
         }
         ["jobs", name] => match jobs::get(conn, name)? {
-            Some(job) => {
-                let filter = Filter {
-                    job: Some(job.name.clone()),
-                    ..Filter::default()
-                };
-                let recent = runs::search(conn, &filter, 20)?;
-                let form = JobForm::of(&job);
-                Ok(Reply::page(
-                    200,
-                    pages::jobs::detail(&site.view()?, &job, &recent, &form, &[]),
-                ))
-            }
+            Some(job) => job_page(site, 200, &job, &JobForm::of(&job), &[]),
             None => site.not_found(&format!("There is no job '{name}'.")),
         },
         ["preview"] => {
@@ -302,19 +291,30 @@ fn edit_job(site: &Site, request: &Request, name: &str) -> Result<Reply> {
         Err(e) => match e.downcast_ref::<UsageError>() {
             Some(refusal) => {
                 let problems: Vec<String> = refusal.0.lines().map(str::to_string).collect();
-                let filter = Filter {
-                    job: Some(job.name.clone()),
-                    ..Filter::default()
-                };
-                let recent = runs::search(conn, &filter, 20)?;
-                Ok(Reply::page(
-                    422,
-                    pages::jobs::detail(&site.view()?, &job, &recent, &form, &problems),
-                ))
+                job_page(site, 422, &job, &form, &problems)
             }
             None => Err(e),
         },
     }
+}
+
+/// A job's page with its 20 newest runs, and its form as given (with what was refused).
+fn job_page(
+    site: &Site,
+    status: u16,
+    job: &jobs::Job,
+    form: &JobForm,
+    problems: &[String],
+) -> Result<Reply> {
+    let filter = Filter {
+        job: Some(job.name.clone()),
+        ..Filter::default()
+    };
+    let recent = runs::search(site.store.conn(), &filter, 20)?;
+    Ok(Reply::page(
+        status,
+        pages::jobs::detail(&site.view()?, job, &recent, form, problems),
+    ))
 }
 
 fn change_setting(site: &Site, request: &Request) -> Result<Reply> {

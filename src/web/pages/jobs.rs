@@ -39,12 +39,7 @@ pub fn next_slots(job: &Job, count: usize) -> Vec<Timestamp> {
     };
     let mut slots = vec![first];
     if let Ok(table) = Timetable::parse(expression, &job.tz) {
-        while slots.len() < count {
-            match slots.last().and_then(|t| table.next_slot_after(*t)) {
-                Some(next) => slots.push(next),
-                None => break,
-            }
-        }
+        slots.extend(table.slots_after(first).take(count.saturating_sub(1)));
     }
     slots
 }
@@ -263,17 +258,7 @@ pub fn preview(now: Timestamp, schedule: &str, tz: &str) -> Markup {
         Ok(table) => table,
         Err(e) => return html! { span.error #preview-error { (e) } },
     };
-    let mut slots = Vec::new();
-    let mut t = now;
-    while slots.len() < NEXT_SLOTS {
-        match table.next_slot_after(t) {
-            Some(next) => {
-                slots.push(next);
-                t = next;
-            }
-            None => break,
-        }
-    }
+    let slots: Vec<Timestamp> = table.slots_after(now).take(NEXT_SLOTS).collect();
     let words = crate::in_words::describe(schedule).unwrap_or_default();
     html! {
         span.words #preview-words { (words) }
