@@ -7,8 +7,8 @@
 mod common;
 
 use common::browser::Browser;
-use common::web::Server;
-use common::{Host, START};
+use common::web::{Server, Site};
+use common::{Backend, START};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,39 +17,20 @@ const REFRESHED: Duration = Duration::from_secs(20);
 
 /// A database with the screens on it, a host for passes and commands, and a browser.
 struct Operator {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    host: Host,
-    web: Server,
+    site: Site,
     browser: Browser,
 }
 
 impl Operator {
     fn new() -> Operator {
-        let dir = tempfile::TempDir::new().unwrap();
-        let db = dir.path().join("cronq.db");
-        let host = Host::new("browser-host");
-        let out = host
-            .command(db.as_os_str(), START, &["jobs"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let web = Server::start(db.as_os_str(), START, &[]);
         Operator {
-            _dir: dir,
-            db,
-            host,
-            web,
+            site: Site::new(Backend::Sqlite),
             browser: Browser::start(),
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.web.authority)
+        format!("http://{}{path}", self.site.web.authority)
     }
 
     fn open(&self, path: &str) {
@@ -59,8 +40,9 @@ impl Operator {
     /// `cronq ARGS` at `START`; exit 0 or 1 (a pass whose job failed).
     fn cronq(&self, args: &[&str]) -> String {
         let out = self
+            .site
             .host
-            .command(self.db.as_os_str(), START, args)
+            .command(&self.site.db.arg(), START, args)
             .output()
             .unwrap();
         assert!(
@@ -72,23 +54,17 @@ impl Operator {
     }
 
     fn job_status(&self, name: &str) -> String {
-        let jobs: serde_json::Value =
-            serde_json::from_str(&self.cronq(&["jobs", "--json"])).unwrap();
-        jobs.as_array()
-            .unwrap()
-            .iter()
-            .find(|j| j["name"] == name)
-            .map_or_else(
-                || "gone".to_string(),
-                |j| j["status"].as_str().unwrap().to_string(),
-            )
+        self.site.job(name).map_or_else(
+            || "gone".to_string(),
+            |j| j["status"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Saves a screenshot for docs/web.md when `CRONQ_SCREENSHOTS` names a directory.
     fn screenshot(&self, name: &str) {
         let path = match std::env::var_os("CRONQ_SCREENSHOTS") {
             Some(dir) => PathBuf::from(dir).join(format!("{name}.png")),
-            None => self._dir.path().join(format!("{name}.png")),
+            None => self.site.db.dir.path().join(format!("{name}.png")),
         };
         self.browser.screenshot(&path);
         let png = std::fs::read(&path).unwrap();
@@ -238,7 +214,7 @@ fn the_banner_says_when_passes_stop_and_goes_when_they_run() {
     op.browser.wait_for_text("#verdict", "Healthy", REFRESHED);
     op.screenshot("health");
     // Four minutes later, with no pass since.
-    let later = Server::start(op.db.as_os_str(), START + 240, &[]);
+    let later = Server::start(&op.site.db.arg(), START + 240, &[]);
     op.browser.goto(&format!("http://{}/runs", later.authority));
     op.browser
         .wait_for_text("#banner", "No pass has run for 4m", REFRESHED);

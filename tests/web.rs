@@ -4,102 +4,9 @@
 
 mod common;
 
-use common::web::{Request, Server};
+use common::web::{Request, Server, Site};
 use common::{rfc3339, Backend, Host, TestDb, START};
 use serde_json::Value;
-
-/// A database, a host to run passes and commands, and `cronq web` on it, all at `START`.
-struct Site {
-    db: TestDb,
-    host: Host,
-    web: Server,
-}
-
-impl Site {
-    fn new(backend: Backend) -> Site {
-        let db = TestDb::new(backend);
-        let host = Host::new("web-host");
-        // The database exists (with its schema) before the server opens it.
-        let site_db = db.arg();
-        let out = host.command(&site_db, START, &["jobs"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let web = Server::start(&site_db, START, &[]);
-        Site { db, host, web }
-    }
-
-    /// `cronq ARGS` at `now`; fails the test when it fails.
-    fn cronq_at(&self, now: i64, args: &[&str]) -> String {
-        let out = self
-            .host
-            .command(&self.db.arg(), now, args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cronq {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn cronq(&self, args: &[&str]) -> String {
-        self.cronq_at(START, args)
-    }
-
-    /// A pass at `now`, whatever its jobs' results (it exits 1 when one failed).
-    fn pass_at(&self, now: i64) {
-        let out = self
-            .host
-            .command(&self.db.arg(), now, &["run"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.code().is_some_and(|c| c <= 1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.cronq(args)).unwrap()
-    }
-
-    fn runs(&self) -> Vec<Value> {
-        self.json(&["runs", "--json", "--limit", "1000"])
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn run(&self, id: i64) -> Value {
-        self.runs()
-            .into_iter()
-            .find(|r| r["id"] == id)
-            .unwrap_or_else(|| panic!("no run {id}"))
-    }
-
-    fn job(&self, name: &str) -> Option<Value> {
-        self.json(&["jobs", "--json"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|j| j["name"] == name)
-            .cloned()
-    }
-
-    /// The id at the end of a redirect to `/runs/ID`.
-    fn run_id(location: &str) -> i64 {
-        location
-            .strip_prefix("/runs/")
-            .unwrap_or_else(|| panic!("not a run's page: {location}"))
-            .parse()
-            .unwrap()
-    }
-}
 
 on_both_backends!(
     every_page_answers_with_its_security_headers,
@@ -483,7 +390,8 @@ fn a_failed_run_is_retried_a_pending_one_canceled_a_running_one_asked_to_stop(ba
         !page.contains(&format!("action=\"/runs/{running}/stop\"")),
         "{page}"
     );
-    assert_eq!(site.web.post("/runs/99999/retry", &[]).status, 409);
+    let missing = site.web.post("/runs/99999/retry", &[]);
+    assert_eq!(missing.status, 409, "{}", missing.body);
 }
 
 fn settings_are_changed_and_a_bad_value_is_refused(backend: Backend) {

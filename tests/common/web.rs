@@ -2,17 +2,114 @@
 //! where tokens are needed), and plain HTTP/1.1 requests whose every header the test
 //! chooses, as a browser, a script or an attacker's page would send them.
 
+use super::{Backend, Host, TestDb, START};
+use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A database, a host to run passes and commands, and `cronq web` on it, all at `START`.
+pub struct Site {
+    pub db: TestDb,
+    pub host: Host,
+    pub web: Server,
+}
+
+impl Site {
+    pub fn new(backend: Backend) -> Site {
+        let db = TestDb::new(backend);
+        let host = Host::new("web-host");
+        // The database exists (with its schema) before the server opens it.
+        let site_db = db.arg();
+        let out = host.command(&site_db, START, &["jobs"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let web = Server::start(&site_db, START, &[]);
+        Site { db, host, web }
+    }
+
+    /// `cronq ARGS` at `now`; fails the test when it fails.
+    pub fn cronq_at(&self, now: i64, args: &[&str]) -> String {
+        let out = self
+            .host
+            .command(&self.db.arg(), now, args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cronq {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn cronq(&self, args: &[&str]) -> String {
+        self.cronq_at(START, args)
+    }
+
+    /// A pass at `now`, whatever its jobs' results (it exits 1 when one failed).
+    pub fn pass_at(&self, now: i64) {
+        let out = self
+            .host
+            .command(&self.db.arg(), now, &["run"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.cronq(args)).unwrap()
+    }
+
+    pub fn runs(&self) -> Vec<Value> {
+        self.json(&["runs", "--json", "--limit", "1000"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn run(&self, id: i64) -> Value {
+        self.runs()
+            .into_iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no run {id}"))
+    }
+
+    pub fn job(&self, name: &str) -> Option<Value> {
+        self.json(&["jobs", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == name)
+            .cloned()
+    }
+
+    /// The id at the end of a redirect to `/runs/ID`.
+    pub fn run_id(location: &str) -> i64 {
+        location
+            .strip_prefix("/runs/")
+            .unwrap_or_else(|| panic!("not a run's page: {location}"))
+            .parse()
+            .unwrap()
+    }
+}
+
 /// A running `cronq web`, stopped (SIGTERM) when dropped.
 pub struct Server {
     pub child: Child,
     /// `127.0.0.1:PORT`, what a browser's Host header says.
     pub authority: String,
+    /// What it wrote to stderr after its first line: shown when a test fails.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -52,14 +149,22 @@ impl Server {
             .next()
             .unwrap()
             .to_string();
-        // Keep reading its log, so that a full pipe never blocks it.
+        // Keep reading its log, so that a full pipe never blocks it, and keep it for a
+        // failing test to show.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(mut log) = kept.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
         });
         Server {
             child,
             authority: format!("127.0.0.1:{port}"),
+            log,
         }
     }
 
@@ -117,6 +222,11 @@ impl Drop for Server {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Ok(log) = self.log.lock() {
+                eprintln!("cronq web's log:\n{log}");
+            }
+        }
     }
 }
 
