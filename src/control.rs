@@ -37,6 +37,13 @@ pub fn add(tx: &dyn Conn, def: &Definition, now: Timestamp) -> Result<()> {
     jobs::insert(tx, def, now)
 }
 
+/// Rewrites `job`'s definition as `def` (its schedule starts again from `now` when it
+/// changed, as `jobs::update` says).
+pub fn edit(tx: &dyn Conn, job: &Job, def: &Definition, now: Timestamp) -> Result<()> {
+    check_definition(def)?;
+    jobs::update(tx, job, def, now)
+}
+
 /// Removes a job and its queued runs (its history stays); returns how many queued runs
 /// went with it. A built-in job cannot be removed, only disabled.
 pub fn remove(tx: &dyn Conn, job: &Job) -> Result<usize> {

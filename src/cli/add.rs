@@ -117,6 +117,7 @@ pub fn add(args: AddArgs, context: &Context) -> Result<u8> {
         requires_target: o.requires_target,
         active: !args.inactive,
     };
+    // Refused before the database is opened (or made): bad input touches nothing.
     crate::control::check_definition(&def)?;
     let store = context.open()?;
     let now = context.clock.now();
@@ -171,8 +172,7 @@ pub fn edit(args: EditArgs, context: &Context) -> Result<u8> {
         } else if args.no_requires_target {
             def.requires_target = false;
         }
-        crate::control::check_definition(&def)?;
-        jobs::update(tx, &job, &def, now)?;
+        crate::control::edit(tx, &job, &def, now)?;
         if let Some(url) = &o.ping {
             jobs::set_ping(tx, &job.name, Some(url))?;
         } else if args.no_ping {

@@ -30,11 +30,16 @@ pub struct Site<'a> {
 
 impl Site<'_> {
     fn view(&self) -> Result<View> {
-        Ok(View {
+        Ok(self.view_after(health::last_pass(self.store)?))
+    }
+
+    /// The view when the last pass is known already (the health page read it).
+    fn view_after(&self, last_pass: Option<Timestamp>) -> View {
+        View {
             now: self.now,
             role: self.role,
-            banner: health::stopped_passes_notice(health::last_pass(self.store)?, self.now),
-        })
+            banner: health::stopped_passes_notice(last_pass, self.now),
+        }
     }
 
     fn not_found(&self, what: &str) -> Result<Reply> {
@@ -131,7 +136,7 @@ pub fn get(site: &Site, request: &Request) -> Result<Reply> {
             let chart = chart::hourly(site.now, &hours);
             Ok(Reply::page(
                 200,
-                pages::health::page(&site.view()?, &health, chart),
+                pages::health::page(&site.view_after(health.last_pass), &health, chart),
             ))
         }
         _ => site.not_found("There is no such page."),
@@ -281,8 +286,7 @@ fn edit_job(site: &Site, request: &Request, name: &str) -> Result<Reply> {
         Ok(def) => site.store.write(|tx| {
             // Read again under the write lock: another host may have changed it.
             let current = crate::cli::find_job(tx, name)?;
-            control::check_definition(&def)?;
-            jobs::update(tx, &current, &def, site.now)
+            control::edit(tx, &current, &def, site.now)
         }),
         Err(problems) => Err(anyhow::Error::new(UsageError(problems.join("\n")))),
     };
