@@ -38,3 +38,4 @@ pub mod time;
 pub mod timetable;
 #[cfg(feature = "web")]
 pub mod web;
+pub mod workers;

@@ -1,7 +1,7 @@
 //! One invocation of `cronq run` (design §1): under the invocation lock, recover runs whose
 //! owner died, turn due slots into runs and claim the first due run; then, with the lock
-//! released, carry out up to a portion of due runs one by one or in parallel child
-//! processes, each claimed just before it starts.
+//! released, carry out up to a portion of due runs one by one or in parallel worker
+//! processes (`workers`), each claimed just before it starts.
 //!
 //! A pass that finds nothing due reads a few index entries and writes nothing.
 
@@ -19,12 +19,7 @@ use crate::store::sql::Conn;
 use crate::store::{self, jobs, runs, Location, Store};
 use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
-use anyhow::{Context, Result};
-use std::collections::HashSet;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+use anyhow::Result;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,7 +31,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn count(&mut self, succeeded: bool) {
+    pub(crate) fn count(&mut self, succeeded: bool) {
         if succeeded {
             self.succeeded += 1;
         } else {
@@ -103,9 +98,13 @@ pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
 
     let summary = match first {
         None => Summary::default(),
-        Some(first) if settings.jobs_run_in_parallel => {
-            execute_in_children(store, clock, first, &taker, &settings)?
-        }
+        Some(first) if settings.jobs_run_in_parallel => crate::workers::pool::execute(
+            store,
+            clock,
+            first,
+            settings.jobs_pool_concurrency,
+            settings.jobs_max_portion,
+        )?,
         Some(first) => execute_here(store, clock, first, &taker, &settings)?,
     };
     drop(worker);
@@ -128,7 +127,7 @@ impl Taker {
         }
     }
 
-    /// Claims the next due run: started at once in sequential mode; for a child process
+    /// Claims the next due run: started at once in sequential mode; for a worker process
     /// to start in parallel mode.
     fn take(&self, tx: &dyn Conn, now: Timestamp) -> Result<Option<(Run, Claim)>> {
         let start = if self.start_here {
@@ -164,107 +163,6 @@ fn execute_here(
         next = store.write(|tx| taker.take(tx, clock.now()))?;
     }
     Ok(summary)
-}
-
-/// Carries out due runs in child processes, at most `jobs_pool_concurrency` at once and
-/// up to the portion, claiming each just before its child starts. Each child opens its
-/// own connection, starts the run under the claim it is handed and records its own
-/// result, so this process may die mid-pass without losing any of them. On shutdown no
-/// more runs are claimed and the running children are told to stop.
-fn execute_in_children(
-    store: &mut Store,
-    clock: &Clock,
-    first: (Run, Claim),
-    taker: &Taker,
-    settings: &Settings,
-) -> Result<Summary> {
-    let exe =
-        std::env::current_exe().context("cannot find this program to start child processes")?;
-    let db = store.location().as_arg();
-    let (done, finished) = mpsc::channel();
-    let mut next = Some(first);
-    let mut taken = 0;
-    let mut drained = false;
-    let mut children: HashSet<u32> = HashSet::new();
-    let mut stopping = false;
-    let mut summary = Summary::default();
-    loop {
-        if !stopping && shutdown::requested() {
-            stopping = true;
-            for pid in &children {
-                // SAFETY: kill has no memory effects; these are our own unreaped children.
-                unsafe { libc::kill(*pid as i32, libc::SIGTERM) };
-            }
-        }
-        while !stopping
-            && !drained
-            && (children.len() as i64) < settings.jobs_pool_concurrency
-            && taken < settings.jobs_max_portion
-        {
-            let claimed = match next.take() {
-                Some(claimed) => Some(claimed),
-                None => store.write(|tx| taker.take(tx, clock.now()))?,
-            };
-            let Some((run, claim)) = claimed else {
-                drained = true;
-                break;
-            };
-            taken += 1;
-            let mut child = Command::new(&exe);
-            child.args(verbosity()).arg("--db").arg(&db);
-            if let Some(now) = clock.pinned() {
-                child.args(["--now", &format_time(now)]);
-            }
-            child
-                .args([
-                    "execute-run",
-                    &run.id.to_string(),
-                    "--claim",
-                    &claim.token.to_string(),
-                ])
-                .stdin(Stdio::null());
-            match child.spawn() {
-                Ok(mut child) => {
-                    let done = done.clone();
-                    children.insert(child.id());
-                    thread::spawn(move || {
-                        let succeeded = child.wait().is_ok_and(|status| status.success());
-                        let _ = done.send((child.id(), succeeded));
-                    });
-                }
-                Err(e) => {
-                    log::error!("run {}: cannot start a child process: {e}", run.id);
-                    let reason = format!("not started: cannot start a child process: {e}");
-                    store.write(|tx| runs::requeue(tx, &claim, &reason))?;
-                    summary.count(false);
-                }
-            }
-        }
-        if children.is_empty() {
-            break;
-        }
-        match finished.recv_timeout(Duration::from_millis(100)) {
-            Ok((pid, succeeded)) => {
-                children.remove(&pid);
-                summary.count(succeeded);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    Ok(summary)
-}
-
-/// The flags that give a child process this process's log level, so `-v` shows the
-/// children's `info` lines too. Each child reports its own run (a failure for good once,
-/// as a warning); the parent prints nothing about it.
-fn verbosity() -> &'static [&'static str] {
-    match log::max_level() {
-        log::LevelFilter::Off | log::LevelFilter::Error => &["--quiet"],
-        log::LevelFilter::Warn => &[],
-        log::LevelFilter::Info => &["-v"],
-        log::LevelFilter::Debug | log::LevelFilter::Trace => &["-vv"],
-    }
 }
 
 /// Ends runs whose owner provably died, and runs long past their timeout. Every write is

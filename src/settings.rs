@@ -52,7 +52,7 @@ pub struct Key {
 pub const KEYS: &[Key] = &[
     Key {
         name: "jobs_run_in_parallel",
-        help: "run a pass's runs in parallel child processes (true/false)",
+        help: "run a pass's runs in parallel, in worker processes (true/false)",
         range: None,
     },
     Key {

@@ -206,3 +206,121 @@ fn parallel_mode_runs_a_portion_at_the_same_time() {
     );
     assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
 }
+
+/// `cronq run` as a process of its own, for a test to kill.
+fn pass_in_background(db: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
+        .arg("--db")
+        .arg(db)
+        .args(["--now", &rfc3339(START), "run"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    for (key, value) in [
+        ("jobs_run_in_parallel", "true"),
+        ("jobs_pool_concurrency", "2"),
+    ] {
+        cronq(&db, START)
+            .args(["settings", key, value])
+            .assert()
+            .success();
+    }
+    // $PPID is the process that started the job: the worker that carried the run out.
+    cronq(&db, START)
+        .args(["add", "who", "--", "sleep 0.2; echo $PPID"])
+        .assert()
+        .success();
+    for _ in 0..6 {
+        cronq(&db, START)
+            .args(["enqueue", "who"])
+            .assert()
+            .success();
+    }
+    cronq(&db, START)
+        .arg("run")
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    let runs = all_runs(&db);
+    assert_eq!(runs.len(), 6);
+    assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:#?}");
+    let mut workers: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_i64().unwrap().to_string();
+            let out = cronq(&db, START)
+                .args(["show", &id, "--json"])
+                .output()
+                .unwrap();
+            let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+            shown["output"].as_str().unwrap().trim().to_string()
+        })
+        .collect();
+    workers.sort();
+    workers.dedup();
+    // Two workers carried out the six runs: a process start per run, not two.
+    assert_eq!(workers.len(), 2, "{workers:?}");
+}
+
+#[test]
+fn a_parallel_pass_killed_mid_run_loses_no_result_and_starts_nothing_more() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    for (key, value) in [
+        ("jobs_run_in_parallel", "true"),
+        ("jobs_pool_concurrency", "1"),
+    ] {
+        cronq(&db, START)
+            .args(["settings", key, value])
+            .assert()
+            .success();
+    }
+    let started = dir.path().join("started");
+    let command = format!(
+        "echo $CRONQ_RUN_ID >> {}; sleep 1; echo finished",
+        started.display()
+    );
+    cronq(&db, START)
+        .args(["add", "slow", "--", &command])
+        .assert()
+        .success();
+    for _ in 0..2 {
+        cronq(&db, START)
+            .args(["enqueue", "slow"])
+            .assert()
+            .success();
+    }
+    let mut pass = pass_in_background(&db);
+    wait_for("the first run to start", || started.exists());
+    // SIGKILL: the pass gets no chance to tell its worker anything.
+    unsafe { libc::kill(pass.id() as i32, libc::SIGKILL) };
+    pass.wait().unwrap();
+
+    // The worker records the result of the run it holds, then sees its orders end.
+    wait_for("the first run's result", || {
+        all_runs(&db).iter().any(|r| r["status"] == "success")
+    });
+    let runs = all_runs(&db);
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pending", "success"], "{runs:#?}");
+    let first = runs[1]["id"].as_i64().unwrap().to_string();
+    let shown = cronq(&db, START)
+        .args(["show", &first, "--json"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["output"].as_str().unwrap().trim(), "finished");
+    // Nothing started the second run after the pass died; the next pass does.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let lines = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(lines.lines().collect::<Vec<_>>(), [first.as_str()]);
+    cronq(&db, START).arg("run").assert().success();
+    assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
+}

@@ -8,7 +8,6 @@ mod copy;
 mod daemon;
 mod enqueue;
 pub mod escape;
-mod execute_run;
 mod import;
 mod jobs;
 mod manage;
@@ -27,6 +26,7 @@ pub mod terminal;
 mod token;
 #[cfg(feature = "web")]
 mod web;
+mod worker;
 
 use crate::error::{exit_code, usage};
 use crate::limits::shorten;
@@ -125,9 +125,9 @@ enum Command {
     Token(token::Args),
     /// Print a shell completion script
     Completions(completions::Args),
-    /// Carry out one claimed run (started by a parallel pass for each of its runs)
+    /// Carry out the runs a pass in parallel mode hands over on stdin (started by the pass)
     #[command(hide = true)]
-    ExecuteRun(execute_run::Args),
+    Worker(worker::Args),
     /// List job names or setting keys for the completion scripts
     #[command(name = "__complete", hide = true)]
     Complete(completions::CompleteArgs),
@@ -311,7 +311,7 @@ fn execute(cli: Cli) -> Result<u8> {
         Command::Show(args) => runs::show(args, &context),
         Command::Settings(args) => settings::execute(args, &context),
         Command::Next(args) => next::execute(args, &context),
-        Command::ExecuteRun(args) => execute_run::execute(args, &context),
+        Command::Worker(args) => worker::execute(args, &context),
         Command::Crontab(args) => print_crontab::execute(args, &context),
         Command::Import(args) => import::execute(args, &context),
         Command::Resolve(args) => resolve::execute(args, &context),
