@@ -26,6 +26,7 @@ pub mod owner;
 pub mod pass;
 pub mod ping;
 pub mod plan;
+pub mod quiet;
 pub mod recover;
 pub mod retry;
 pub mod run;

@@ -10,6 +10,7 @@ use crate::job::RunStatus;
 use crate::lock::{InvocationLock, WorkerSlot};
 use crate::owner;
 use crate::plan::{self, JobState, Verdict};
+use crate::quiet;
 use crate::recover::{self, Decision};
 use crate::run;
 use crate::settings::Settings;
@@ -20,6 +21,7 @@ use crate::store::{self, jobs, runs, Location, Store};
 use crate::time::{format_time, next_minute, since_boot, Clock, Timestamp};
 use crate::timetable::Timetable;
 use anyhow::Result;
+use std::path::Path;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -41,27 +43,96 @@ impl Summary {
 }
 
 pub fn run_pass(location: &Location, clock: &Clock) -> Result<Summary> {
+    if let Location::File(db) = location {
+        if let Some(files) = quiet::fingerprint(db) {
+            return run_sqlite_pass(db, location, clock, files);
+        }
+    }
     let mut store = Store::open(location, clock.now())?;
     run_pass_on(&mut store, clock)
 }
 
+/// A pass on an SQLite database that exists, whose files looked like `files` before it
+/// began: it opens the database only when the quiet mark the last pass left does not
+/// hold, and leaves a new one when it finds nothing to do (`quiet`).
+fn run_sqlite_pass(
+    db: &Path,
+    location: &Location,
+    clock: &Clock,
+    files: quiet::Fingerprint,
+) -> Result<Summary> {
+    let now = clock.now();
+    let Some(lock) = InvocationLock::try_acquire(db)? else {
+        return Ok(lock_busy());
+    };
+    let marks = quiet::open(db, false)?;
+    let (mark, commits) = quiet::before_looking(&marks).unzip();
+    if mark
+        .flatten()
+        .is_some_and(|mark| commits.is_some_and(|n| mark.holds(&files, n, now)))
+    {
+        heartbeat::beat(&lock, now);
+        log::debug!("nothing is due: the database is as the last pass left it");
+        return Ok(Summary::default());
+    }
+    let mut store = Store::open(location, now)?;
+    let (summary, quiet) = pass_holding(&mut store, clock, lock)?;
+    drop(store);
+    // Only with the database closed (see `quiet::fingerprint`), and only when nobody
+    // changed it while the pass looked.
+    if let (Some((lock, quiet_until)), Some(commits)) = (quiet, commits) {
+        if quiet::fingerprint(db).as_ref() == Some(&files) {
+            let mark = quiet::Mark {
+                fingerprint: files,
+                commits,
+                looked_at: now,
+                quiet_until,
+            };
+            quiet::write(&marks, &mark);
+        }
+        drop(lock);
+    }
+    Ok(summary)
+}
+
+fn lock_busy() -> Summary {
+    log::debug!("another invocation holds the lock; this one has nothing to do");
+    Summary {
+        lock_busy: true,
+        ..Summary::default()
+    }
+}
+
 /// A pass on a database already open (the daemon keeps its PostgreSQL connection).
 pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
-    let location = store.location().clone();
-    let local = location.local_base()?;
+    let local = store.location().local_base()?;
     let Some(lock) = InvocationLock::try_acquire(&local)? else {
-        log::debug!("another invocation holds the lock; this one has nothing to do");
-        return Ok(Summary {
-            lock_busy: true,
-            ..Summary::default()
-        });
+        return Ok(lock_busy());
     };
+    Ok(pass_holding(store, clock, lock)?.0)
+}
+
+/// What an idle pass hands back for a quiet mark: its lock, still held, and when the
+/// first thing falls due (`None`: nothing is scheduled).
+type Quiet = (InvocationLock, Option<Timestamp>);
+
+/// A pass that holds the invocation lock. When it finds nothing to do, it hands the lock
+/// back with the time the first thing falls due (`None` inside: nothing is scheduled),
+/// for a quiet mark; it gives no such answer while a run is marked running.
+fn pass_holding(
+    store: &mut Store,
+    clock: &Clock,
+    lock: InvocationLock,
+) -> Result<(Summary, Option<Quiet>)> {
+    let local = store.location().local_base()?;
     let now = clock.now();
     heartbeat::beat(&lock, now);
     store.note_host(now, store::postgres::hosts::SEEN_EVERY)?;
-    let work = store::pending_work(store.conn(), now)?;
+    let outlook = store::outlook(store.conn())?;
+    let work = outlook.work(now);
     if work == store::Work::default() {
-        return Ok(Summary::default());
+        let quiet = outlook.quiet_until().map(|until| (lock, until));
+        return Ok((Summary::default(), quiet));
     }
     if work.due_pings {
         crate::ping::retry_due(store, now);
@@ -70,12 +141,12 @@ pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
     let work = if work.running {
         // Recovery may put runs back in the queue: ask again what is due.
         recover_stale(store, now, &settings)?;
-        store::pending_work(store.conn(), now)?
+        store::outlook(store.conn())?.work(now)
     } else {
         work
     };
     if !(work.due_slots || work.due_runs) {
-        return Ok(Summary::default());
+        return Ok((Summary::default(), None));
     }
     // Planning goes on when every worker slot is busy: slots are never lost to a busy
     // machine, their runs just wait for a free invocation.
@@ -108,7 +179,7 @@ pub fn run_pass_on(store: &mut Store, clock: &Clock) -> Result<Summary> {
         Some(first) => execute_here(store, clock, first, &taker, &settings)?,
     };
     drop(worker);
-    Ok(summary)
+    Ok((summary, None))
 }
 
 /// Claims due runs for this pass, one at a time and only when it is about to start one:

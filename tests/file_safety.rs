@@ -436,7 +436,7 @@ fn removing_the_files_named_starts_afresh_on_purpose() {
     let db = Db::new();
     db.ok(&["run"]);
     fs::remove_file(&db.path).unwrap();
-    for suffix in [".lock", "-wal", "-shm"] {
+    for suffix in [".lock", ".quiet", "-wal", "-shm"] {
         fs::remove_file(db.beside(suffix)).unwrap();
     }
     db.ok(&["run"]);

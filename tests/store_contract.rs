@@ -1,5 +1,5 @@
 //! The storage contract: what the queries of `store::{jobs, runs, settings}` and
-//! `store::pending_work` promise, checked against both backends through the library. Each
+//! `store::outlook` promise, checked against both backends through the library. Each
 //! contract test is a function of a `Place` (an SQLite file or a fresh PostgreSQL
 //! database), run once per backend by `contract!`. PostgreSQL alone: concurrent claims
 //! from separate connections, and hosts opening a new database together.
@@ -16,7 +16,7 @@ use cronq::params;
 use cronq::store::jobs::{self, Definition};
 use cronq::store::runs::{self, Claim, Outcome, Owner, Request, Start};
 use cronq::store::sql::Conn;
-use cronq::store::{pending_work, postgres, settings, sqlite, Work};
+use cronq::store::{outlook, postgres, settings, sqlite, Work};
 use std::path::PathBuf;
 
 /// 2026-11-23T09:00:00Z, a Monday.
@@ -143,7 +143,7 @@ contract!(
     runs_are_listed_counted_and_deleted_by_job,
     failing_jobs_are_those_whose_last_result_failed,
     settings_are_set_and_loaded,
-    pending_work_answers_the_idle_pass,
+    the_outlook_answers_the_idle_pass,
     cleanup_deletes_old_finished_runs_and_keeps_the_newest,
     a_failed_write_commits_nothing,
     a_newer_schema_version_is_refused_untouched,
@@ -766,12 +766,18 @@ fn settings_are_set_and_loaded(place: &Place) {
     assert_eq!(loaded.job_retries, 1, "unset keys keep their defaults");
 }
 
-fn pending_work_answers_the_idle_pass(place: &Place) {
+fn the_outlook_answers_the_idle_pass(place: &Place) {
     let db = place.open();
-    let work = |now| pending_work(db.conn(), now).unwrap();
+    let work = |now| outlook(db.conn()).unwrap().work(now);
+    let quiet_until = || outlook(db.conn()).unwrap().quiet_until();
     assert_eq!(work(NOW), Work::default(), "a new database has nothing due");
     let cleanup = jobs::get(db.conn(), "Cleanup").unwrap().unwrap();
     let slot = cleanup.next_slot.unwrap();
+    assert_eq!(
+        quiet_until(),
+        Some(Some(slot)),
+        "quiet until Cleanup's slot"
+    );
     assert_eq!(
         work(slot),
         Work {
@@ -782,6 +788,7 @@ fn pending_work_answers_the_idle_pass(place: &Place) {
     enqueue(&db, &request("j", NOW + 60, 0));
     assert_eq!(work(NOW), Work::default(), "a pending run not yet due");
     assert!(work(NOW + 60).due_runs);
+    assert_eq!(quiet_until(), Some(Some(slot.min(NOW + 60))));
     let (run, _) = claim_next(&db, NOW + 60).unwrap();
     assert_eq!(
         work(NOW + 60),
@@ -790,6 +797,7 @@ fn pending_work_answers_the_idle_pass(place: &Place) {
             ..Work::default()
         }
     );
+    assert_eq!(quiet_until(), None, "never quiet while a run is running");
     // A ping to try again at NOW + 120, and a delivered one, which is never due.
     let ping = |next_try, delivered_at| cronq::store::pings::Tried {
         tries: 1,
@@ -980,7 +988,7 @@ fn a_version_2_schema_is_upgraded_in_place(place: &Place) {
         .unwrap()
         .is_empty());
     assert!(
-        cronq::store::pending_work(db.conn(), NOW).unwrap() != Default::default(),
+        outlook(db.conn()).unwrap().work(NOW) != Default::default(),
         "the pending run is due; the pings probe does not fail"
     );
     drop(db);

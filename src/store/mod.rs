@@ -161,13 +161,54 @@ pub struct Work {
     pub due_pings: bool,
 }
 
-/// The idle pass's one question, answered from four index probes in one statement.
-pub fn pending_work(db: &dyn Conn, now: Timestamp) -> Result<Work> {
-    let row = db.query_one(db.sql().pending_work, params![now])?;
-    Ok(Work {
-        due_slots: row.bool(0)?,
-        due_runs: row.bool(1)?,
+/// When each kind of work falls due next: what an idle pass reads, from four index probes
+/// in one statement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outlook {
+    /// The earliest next slot of any job.
+    pub first_slot: Option<Timestamp>,
+    /// The earliest due time of a pending run.
+    pub first_run: Option<Timestamp>,
+    /// A run is marked running.
+    pub running: bool,
+    /// The earliest next try of an undelivered ping.
+    pub first_ping: Option<Timestamp>,
+}
+
+impl Outlook {
+    /// What is due at `now`.
+    pub fn work(&self, now: Timestamp) -> Work {
+        let due = |at: Option<Timestamp>| at.is_some_and(|at| at <= now);
+        Work {
+            due_slots: due(self.first_slot),
+            due_runs: due(self.first_run),
+            running: self.running,
+            due_pings: due(self.first_ping),
+        }
+    }
+
+    /// Until when nothing falls due, if nothing runs: `Some(None)` when nothing is
+    /// scheduled at all; `None` when a run is running (recovery must look at it each pass).
+    pub fn quiet_until(&self) -> Option<Option<Timestamp>> {
+        if self.running {
+            return None;
+        }
+        Some(
+            [self.first_slot, self.first_run, self.first_ping]
+                .into_iter()
+                .flatten()
+                .min(),
+        )
+    }
+}
+
+/// The idle pass's one question.
+pub fn outlook(db: &dyn Conn) -> Result<Outlook> {
+    let row = db.query_one(db.sql().outlook, params![])?;
+    Ok(Outlook {
+        first_slot: row.opt_int(0)?,
+        first_run: row.opt_int(1)?,
         running: row.bool(2)?,
-        due_pings: row.bool(3)?,
+        first_ping: row.opt_int(3)?,
     })
 }

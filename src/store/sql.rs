@@ -218,7 +218,7 @@ pub struct Sql {
     pub settings: &'static str,
     pub set_setting: &'static str,
     // What a pass has to do.
-    pub pending_work: &'static str,
+    pub outlook: &'static str,
     // Cleanup.
     pub jobs_with_runs: &'static str,
     pub keep_from: &'static str,

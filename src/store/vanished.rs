@@ -2,8 +2,8 @@
 //! use and wrong after it: a database deleted under a crontab or a daemon would be replaced
 //! by an empty one, every schedule gone without a word, and `status` would say ok. The
 //! files cronq leaves beside a database it used tell the two apart: the lock file (every
-//! pass takes it, and its modification time is the heartbeat) and SQLite's `-wal` and
-//! `-shm`. A daemon also remembers which file it started with, so it notices a deleted
+//! pass takes it, and its modification time is the heartbeat), the file of commits
+//! (`quiet`) and SQLite's `-wal` and `-shm`. A daemon also remembers which file it started with, so it notices a deleted
 //! directory (which takes those files with it) or a file put in the database's place.
 //!
 //! Such a database is an operation that failed (exit code 1, so that cron mails it), not
@@ -87,10 +87,15 @@ pub fn ensure_same(db: &Path, known: Identity, now: Timestamp) -> Result<()> {
 
 /// The files beside `db` that a cronq using it leaves: one `lstat` each.
 fn leftovers(db: &Path) -> Vec<PathBuf> {
-    [lock_path(db), beside(db, "-wal"), beside(db, "-shm")]
-        .into_iter()
-        .filter(|file| fs::symlink_metadata(file).is_ok())
-        .collect()
+    [
+        lock_path(db),
+        crate::quiet::path(db),
+        beside(db, "-wal"),
+        beside(db, "-shm"),
+    ]
+    .into_iter()
+    .filter(|file| fs::symlink_metadata(file).is_ok())
+    .collect()
 }
 
 /// The message: what happened, when the last pass ran, and the two ways on.

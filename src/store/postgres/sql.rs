@@ -138,11 +138,12 @@ pub static SQL: Sql = Sql {
     set_setting: "INSERT INTO settings (key, value) VALUES ($1, $2) \
         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 
-    // Four index probes in one statement: an idle pass asks nothing else.
-    pending_work: "SELECT EXISTS (SELECT 1 FROM jobs WHERE next_slot <= $1), \
-        EXISTS (SELECT 1 FROM runs WHERE status = 'pending' AND due_at <= $1), \
+    // Four index probes in one statement (each reads an index's first entry): an idle
+    // pass asks nothing else.
+    outlook: "SELECT (SELECT min(next_slot) FROM jobs WHERE next_slot IS NOT NULL), \
+        (SELECT min(due_at) FROM runs WHERE status = 'pending'), \
         EXISTS (SELECT 1 FROM runs WHERE status = 'running'), \
-        EXISTS (SELECT 1 FROM pings WHERE next_try <= $1)",
+        (SELECT min(next_try) FROM pings WHERE next_try IS NOT NULL)",
 
     jobs_with_runs: "SELECT DISTINCT job FROM runs",
     keep_from: "SELECT id FROM runs WHERE job = $1 \

@@ -5,6 +5,7 @@
 use crate::builtin::Builtin;
 use crate::error::usage;
 use crate::files::{self, beside};
+use crate::quiet;
 use crate::store::sql::Conn;
 use crate::store::{jobs, vanished};
 use crate::time::Timestamp;
@@ -81,6 +82,9 @@ const QUICK_ATTEMPTS: i32 = 20;
 pub struct Database {
     pub conn: Connection,
     pub path: PathBuf,
+    /// `<database>.quiet`, where the connection notes each commit (`quiet`). Boxed: SQLite
+    /// holds its address; declared after `conn`, so it outlives the connection.
+    _commits: Option<Box<fs::File>>,
 }
 
 impl Database {
@@ -137,20 +141,32 @@ impl Database {
         let conn = Connection::open_with_flags(&real, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
         conn.busy_handler(Some(wait_for_lock))?;
-        let mut store = Database {
-            conn,
-            path: path.to_path_buf(),
-        };
-        let version = store.user_version()?;
-        if version == 0 {
-            store.create_schema(now)?;
-        } else if version < SCHEMA_VERSION {
-            store.migrate()?;
-        } else if version > SCHEMA_VERSION {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .with_context(|| describe_failure(path))?;
+        if version > SCHEMA_VERSION {
             bail!(
                 "{shown} was written by a newer cronq (schema version {version}; this cronq knows \
                  {SCHEMA_VERSION}); upgrade cronq. The database was left untouched."
             );
+        }
+        // A new database gets the file once it is known to be ours (`create_schema`
+        // refuses a foreign one); an existing one before it is migrated, so that the
+        // migration's commits are noted.
+        let commits = match version {
+            0 => None,
+            _ => Some(commits_file(&conn, path)?),
+        };
+        let mut store = Database {
+            conn,
+            path: path.to_path_buf(),
+            _commits: commits,
+        };
+        if version == 0 {
+            store.create_schema(now)?;
+            store._commits = Some(commits_file(&store.conn, path)?);
+        } else if version < SCHEMA_VERSION {
+            store.migrate()?;
         }
         // Only now that the file is known to be ours: a refused file must not be left with
         // WAL files beside it.
@@ -285,6 +301,48 @@ fn wait_for_lock(attempt: i32) -> bool {
         Duration::from_millis(1)
     });
     true
+}
+
+/// Opens `<database>.quiet` and makes SQLite note each commit of `conn` in it (`quiet`),
+/// through its WAL hook, which it calls once a commit is done. The hook takes the place
+/// of SQLite's own, which checkpoints the WAL once it holds 1,000 frames: `after_commit`
+/// does that too.
+fn commits_file(conn: &Connection, path: &Path) -> Result<Box<fs::File>> {
+    let commits = Box::new(quiet::open(path, true)?);
+    note_commits(conn, &commits);
+    Ok(commits)
+}
+
+fn note_commits(conn: &Connection, commits: &fs::File) {
+    // SAFETY: `commits` is boxed in the `Database` that owns `conn` and is dropped after
+    // it, so the pointer is valid whenever SQLite calls the hook.
+    unsafe {
+        rusqlite::ffi::sqlite3_wal_hook(
+            conn.handle(),
+            Some(after_commit),
+            (commits as *const fs::File).cast_mut().cast(),
+        );
+    }
+}
+
+/// SQLite's default: checkpoint when a commit leaves this many frames in the WAL.
+const AUTOCHECKPOINT_FRAMES: std::ffi::c_int = 1000;
+
+unsafe extern "C" fn after_commit(
+    commits: *mut std::ffi::c_void,
+    db: *mut rusqlite::ffi::sqlite3,
+    name: *const std::ffi::c_char,
+    frames: std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: the pointer `note_commits` registered, valid while the connection lives.
+    let file = unsafe { &*(commits as *const fs::File) };
+    quiet::note_commit(file);
+    if frames >= AUTOCHECKPOINT_FRAMES {
+        // As SQLite's own hook: a checkpoint that cannot finish now is tried again later.
+        // SAFETY: SQLite passes its own connection and the database's name.
+        unsafe { rusqlite::ffi::sqlite3_wal_checkpoint(db, name) };
+    }
+    rusqlite::ffi::SQLITE_OK
 }
 
 /// Asks SQLite to keep the `-wal` and `-shm` files when the last connection closes. Every
