@@ -10,7 +10,7 @@ use crate::store::sql::Conn;
 use crate::store::{jobs, vanished};
 use crate::time::Timestamp;
 use anyhow::{bail, Context, Result};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -184,16 +184,21 @@ impl Database {
     /// It takes `&self` so that a running job's claim check can read while the runner
     /// records the job's process group; SQLite itself refuses a nested `BEGIN`.
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.write_sqlite(|tx| work(&**tx))
+        self.write_sqlite(|tx| work(tx))
     }
 
-    /// `write`, with SQLite's own API for the schema's pragmas.
-    fn write_sqlite<T>(&self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    /// `write`, with SQLite's own API for the schema's pragmas. `BEGIN IMMEDIATE` and
+    /// `COMMIT` are statements prepared once per connection, like every other: a drain
+    /// runs three transactions per run, and parsing them each time was a sixth of its
+    /// instructions.
+    fn write_sqlite<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let failure = describe_failure(&self.path);
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .with_context(|| failure.clone())?;
-        let value = work(&tx)?;
-        tx.commit().context(failure)?;
+        run_cached(&self.conn, "BEGIN IMMEDIATE").with_context(|| failure.clone())?;
+        // Rolls back unless the commit below went through (an error, or a panic).
+        let open = OpenTransaction(&self.conn);
+        let value = work(&self.conn)?;
+        run_cached(&self.conn, "COMMIT").context(failure)?;
+        std::mem::forget(open);
         Ok(value)
     }
 
@@ -280,7 +285,7 @@ impl Database {
             }
             tx.execute_batch(SCHEMA)?;
             for builtin in Builtin::ALL {
-                jobs::insert_builtin_job(&**tx, *builtin, now)?;
+                jobs::insert_builtin_job(tx, *builtin, now)?;
             }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             Ok(())
@@ -301,6 +306,24 @@ fn wait_for_lock(attempt: i32) -> bool {
         Duration::from_millis(1)
     });
     true
+}
+
+/// Runs a statement that returns no rows, prepared once per connection.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// A transaction `write_sqlite` began; dropped before its commit, it rolls back.
+struct OpenTransaction<'c>(&'c Connection);
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            if let Err(e) = self.0.execute_batch("ROLLBACK") {
+                log::warn!("cannot roll back a failed transaction: {e}");
+            }
+        }
+    }
 }
 
 /// Opens `<database>.quiet` and makes SQLite note each commit of `conn` in it (`quiet`),
