@@ -110,20 +110,23 @@ pub fn insert_slot(
 
 /// Queues a run (enqueue, run-job); returns its id.
 pub fn insert_request(db: &dyn Conn, request: &Request, now: Timestamp) -> Result<i64> {
-    db.query_one(
-        db.sql().insert_request,
-        params![
-            &request.job,
-            request.due_at,
-            request.priority,
-            request.max_attempts,
-            &request.target_id,
-            &request.target_type,
-            &request.data,
-            now,
-        ],
-    )?
-    .int(0)
+    let values = params![
+        &request.job,
+        request.due_at,
+        request.priority,
+        request.max_attempts,
+        &request.target_id,
+        &request.target_type,
+        &request.data,
+        now,
+    ];
+    match &db.sql().read_back {
+        None => db.query_one(db.sql().insert_request, values)?.int(0),
+        Some(read_back) => {
+            db.execute(db.sql().insert_request, values)?;
+            db.query_one(read_back.inserted_id, params![])?.int(0)
+        }
+    }
 }
 
 /// The proof a runner holds that a run is still its own. Every claim raises the run's
@@ -192,20 +195,24 @@ pub fn claim(
         Start::Now { since_boot } => (Some(now), Some(since_boot)),
         Start::Later => (None, None),
     };
-    let Some(row) = db.query_opt(
-        db.sql().claim,
-        params![
-            id,
-            now,
-            started_at,
-            started_boot,
-            &owner.host,
-            &owner.boot_id,
-            owner.pid,
-            owner.started
-        ],
-    )?
-    else {
+    let values = params![
+        id,
+        now,
+        started_at,
+        started_boot,
+        &owner.host,
+        &owner.boot_id,
+        owner.pid,
+        owner.started
+    ];
+    let claimed = match &db.sql().read_back {
+        None => db.query_opt(db.sql().claim, values)?,
+        Some(read_back) => match db.execute(db.sql().claim, values)? {
+            0 => None,
+            _ => db.query_opt(read_back.claimed, params![id])?,
+        },
+    };
+    let Some(row) = claimed else {
         return Ok(None);
     };
     let run = from_row(&row)?;

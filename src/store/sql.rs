@@ -146,6 +146,12 @@ impl Row {
 
 /// A connection, or a transaction on one. Methods take `&self`: a running job's claim
 /// check reads while the runner holds the store (each backend guards its own state).
+/// See `Sql::read_back`.
+pub struct ReadBack {
+    pub inserted_id: &'static str,
+    pub claimed: &'static str,
+}
+
 pub trait Conn {
     /// This backend's text for each statement.
     fn sql(&self) -> &'static Sql;
@@ -185,6 +191,11 @@ pub struct Sql {
     // Runs.
     pub insert_slot: &'static str,
     pub insert_request: &'static str,
+    /// Where `insert_request` and `claim` say RETURNING (PostgreSQL): `None`. Where they
+    /// do not (SQLite, which builds a temporary table for every RETURNING statement, a
+    /// tenth of a millisecond each): the query that reads back the id of the run just
+    /// inserted, and the one that reads back the run just claimed (`?1`: its id).
+    pub read_back: Option<ReadBack>,
     pub next_due_run: &'static str,
     pub claim: &'static str,
     pub start: &'static str,

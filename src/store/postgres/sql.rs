@@ -53,6 +53,7 @@ pub static SQL: Sql = Sql {
     insert_request: "INSERT INTO runs (job, status, due_at, priority, max_attempts, target_id, \
         target_type, data, created_at) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) \
         RETURNING id",
+    read_back: None,
     next_due_run: "SELECT id FROM runs WHERE status = 'pending' AND due_at <= $1 \
         ORDER BY priority DESC, due_at, id LIMIT 1",
     claim: concat!(

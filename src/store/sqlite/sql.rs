@@ -2,7 +2,7 @@
 //! in a `BEGIN IMMEDIATE` transaction, which serialises writers: a pending run is claimed
 //! by the first of two invocations, and the second finds it running.
 
-use crate::store::sql::Sql;
+use crate::store::sql::{ReadBack, Sql};
 
 macro_rules! job_columns {
     () => {
@@ -48,17 +48,18 @@ pub static SQL: Sql = Sql {
         finished_at) VALUES (?1, ?2, ?3, ?2, ?4, ?5, ?6, ?7) \
         ON CONFLICT (job, slot) DO NOTHING",
     insert_request: "INSERT INTO runs (job, status, due_at, priority, max_attempts, target_id, \
-        target_type, data, created_at) VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-        RETURNING id",
+        target_type, data, created_at) VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    read_back: Some(ReadBack {
+        inserted_id: "SELECT last_insert_rowid()",
+        claimed: concat!("SELECT ", run_columns!(), ", claim FROM runs WHERE id = ?1"),
+    }),
     next_due_run: "SELECT id FROM runs WHERE status = 'pending' AND due_at <= ?1 \
         ORDER BY priority DESC, due_at, id LIMIT 1",
     claim: concat!(
         "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = ?2, \
          started_at = ?3, started_boot = ?4, owner_host = ?5, owner_boot_id = ?6, \
          owner_pid = ?7, owner_started = ?8, pgid = NULL, pgid_started = NULL, \
-         stop_requested = NULL WHERE id = ?1 AND status = 'pending' RETURNING ",
-        run_columns!(),
-        ", claim"
+         stop_requested = NULL WHERE id = ?1 AND status = 'pending'"
     ),
     start: "UPDATE runs SET started_at = ?4, started_boot = ?5, owner_host = ?6, \
         owner_boot_id = ?7, owner_pid = ?8, owner_started = ?9 \
