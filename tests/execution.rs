@@ -218,19 +218,36 @@ fn pass_in_background(db: &std::path::Path) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
-    let dir = TempDir::new().unwrap();
+/// A database in parallel mode with `concurrency` workers at most.
+fn parallel_database(dir: &TempDir, concurrency: u32) -> std::path::PathBuf {
     let db = dir.path().join("cronq.db");
+    let concurrency = concurrency.to_string();
     for (key, value) in [
         ("jobs_run_in_parallel", "true"),
-        ("jobs_pool_concurrency", "2"),
+        ("jobs_pool_concurrency", concurrency.as_str()),
     ] {
         cronq(&db, START)
             .args(["settings", key, value])
             .assert()
             .success();
     }
+    db
+}
+
+/// What `cronq show ID --json` says the run's output was, trimmed.
+fn output_of(db: &std::path::Path, id: &str) -> String {
+    let out = cronq(db, START)
+        .args(["show", id, "--json"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    shown["output"].as_str().unwrap().trim().to_string()
+}
+
+#[test]
+fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
+    let dir = TempDir::new().unwrap();
+    let db = parallel_database(&dir, 2);
     // $PPID is the process that started the job: the worker that carried the run out.
     cronq(&db, START)
         .args(["add", "who", "--", "sleep 0.2; echo $PPID"])
@@ -253,15 +270,7 @@ fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
     assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:#?}");
     let mut workers: Vec<String> = runs
         .iter()
-        .map(|r| {
-            let id = r["id"].as_i64().unwrap().to_string();
-            let out = cronq(&db, START)
-                .args(["show", &id, "--json"])
-                .output()
-                .unwrap();
-            let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
-            shown["output"].as_str().unwrap().trim().to_string()
-        })
+        .map(|r| output_of(&db, &r["id"].as_i64().unwrap().to_string()))
         .collect();
     workers.sort();
     workers.dedup();
@@ -272,16 +281,7 @@ fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
 #[test]
 fn a_parallel_pass_killed_mid_run_loses_no_result_and_starts_nothing_more() {
     let dir = TempDir::new().unwrap();
-    let db = dir.path().join("cronq.db");
-    for (key, value) in [
-        ("jobs_run_in_parallel", "true"),
-        ("jobs_pool_concurrency", "1"),
-    ] {
-        cronq(&db, START)
-            .args(["settings", key, value])
-            .assert()
-            .success();
-    }
+    let db = parallel_database(&dir, 1);
     let started = dir.path().join("started");
     let command = format!(
         "echo $CRONQ_RUN_ID >> {}; sleep 1; echo finished",
@@ -311,12 +311,7 @@ fn a_parallel_pass_killed_mid_run_loses_no_result_and_starts_nothing_more() {
     let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["pending", "success"], "{runs:#?}");
     let first = runs[1]["id"].as_i64().unwrap().to_string();
-    let shown = cronq(&db, START)
-        .args(["show", &first, "--json"])
-        .output()
-        .unwrap();
-    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    assert_eq!(shown["output"].as_str().unwrap().trim(), "finished");
+    assert_eq!(output_of(&db, &first), "finished");
     // Nothing started the second run after the pass died; the next pass does.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let lines = std::fs::read_to_string(&started).unwrap();
