@@ -29,7 +29,29 @@ pub fn this_process() -> Owner {
 /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat). With
 /// the boot id it tells a live process from a new one that reused its pid.
 pub fn process_start_time(pid: i64) -> Option<i64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // One read into a buffer that holds any stat line (52 numbers and a name of at most
+    // 64 bytes): `read_to_string` asks the size first and reads in small steps, seven
+    // system calls for a file that has no size, once for every run a pass starts.
+    let mut file = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    while len < buf.len() {
+        match std::io::Read::read(&mut file, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        // The line ends with a newline: no need to ask again for the end of the file.
+        if buf[..len].ends_with(b"\n") {
+            break;
+        }
+    }
+    parse_start_time(std::str::from_utf8(&buf[..len]).ok()?)
+}
+
+/// Field 22 of a /proc/PID/stat line.
+fn parse_start_time(stat: &str) -> Option<i64> {
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(19)?.parse().ok()
@@ -115,6 +137,16 @@ fn read_trimmed(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_start_time_is_read_after_a_name_with_spaces_and_parentheses() {
+        let fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        let stat = format!("4242 (a) b (c)) S {}\n", fields[1..].join(" "));
+        // Field 22 is the 20th after the state (field 3).
+        assert_eq!(parse_start_time(&stat), Some(22));
+        assert_eq!(parse_start_time("4242 (no end"), None);
+    }
+
     use super::*;
 
     #[test]
