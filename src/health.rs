@@ -118,12 +118,7 @@ pub fn check(store: &Store, now: Timestamp) -> Result<Health> {
     let mut stuck = Vec::new();
     let mut flagged = Vec::new();
     for run in runs::running(conn, settings.job_timeout)? {
-        let elsewhere = recover::Elsewhere {
-            host: hosts
-                .iter()
-                .find(|h| Some(&h.id) == run.owner_host.as_ref()),
-            presume_dead_after: settings.presumed_dead_after(),
-        };
+        let elsewhere = recover::Elsewhere::of(&run, &hosts, &settings);
         let live = owner::liveness(&run, &here);
         let reason = match recover::judge(&run, &live, &elsewhere, moment) {
             Decision::Leave => {

@@ -10,7 +10,7 @@
 //! The description is short and never longer than [`MAX_CHARS`]: a list longer than a few
 //! items is shown in compact notation (`minutes 0,5,7,11,13,17,…`) instead of in words.
 
-use crate::schedule::{Schedule, ScheduleError};
+use crate::schedule::{Kind, Schedule, ScheduleError};
 
 /// The most characters `describe` returns: the text goes in a table cell next to the
 /// expression, so it must stay short whatever the expression.
@@ -56,16 +56,6 @@ fn sentence([minute, hour, dom, month, dow]: [&str; 5]) -> Option<String> {
         ""
     };
     Some(format!("{time}{pause}{days}"))
-}
-
-/// Which of the five fields, for the few rules that differ between them.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Minute,
-    Hour,
-    DayOfMonth,
-    Month,
-    DayOfWeek,
 }
 
 /// What a field allows, as far as reading an accepted field needs.

@@ -247,12 +247,7 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
     let hosts = store.hosts()?;
     store.write(|tx| {
         for stale in runs::running(tx, settings.job_timeout)? {
-            let elsewhere = recover::Elsewhere {
-                host: hosts
-                    .iter()
-                    .find(|h| Some(&h.id) == stale.owner_host.as_ref()),
-                presume_dead_after: settings.presumed_dead_after(),
-            };
+            let elsewhere = recover::Elsewhere::of(&stale, &hosts, settings);
             let live = owner::liveness(&stale, &here);
             let decision = recover::judge(&stale, &live, &elsewhere, moment);
             match decision {

@@ -16,6 +16,7 @@
 //! queue, an orphaned job of this host is killed rather than waited for, and the attempt
 //! is recorded as the last (`run::settle` sees the request).
 
+use crate::settings::Settings;
 pub use crate::store::runs::RunningRun;
 use crate::store::Host;
 use crate::time::{human_duration, Timestamp};
@@ -57,6 +58,18 @@ pub struct Elsewhere<'a> {
     pub host: Option<&'a Host>,
     /// `presume_dead_hosts`: a host silent this long is presumed dead.
     pub presume_dead_after: Option<i64>,
+}
+
+impl<'a> Elsewhere<'a> {
+    /// What `hosts` (the database's) and `settings` say of the host that owns `run`.
+    pub fn of(run: &RunningRun, hosts: &'a [Host], settings: &Settings) -> Elsewhere<'a> {
+        Elsewhere {
+            host: hosts
+                .iter()
+                .find(|h| Some(&h.id) == run.owner_host.as_ref()),
+            presume_dead_after: settings.presumed_dead_after(),
+        }
+    }
 }
 
 /// What to do with a running run.

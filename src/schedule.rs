@@ -80,8 +80,9 @@ impl fmt::Display for ScheduleError {
 
 impl std::error::Error for ScheduleError {}
 
+/// Which of the five fields, for the few rules that differ between them.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Minute,
     Hour,
     DayOfMonth,
