@@ -141,9 +141,7 @@ impl Database {
         let conn = Connection::open_with_flags(&real, flags)
             .with_context(|| format!("cannot open the database {shown}"))?;
         conn.busy_handler(Some(wait_for_lock))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .with_context(|| describe_failure(path))?;
+        let version = user_version(&conn, path)?;
         if version > SCHEMA_VERSION {
             bail!(
                 "{shown} was written by a newer cronq (schema version {version}; this cronq knows \
@@ -221,12 +219,6 @@ impl Database {
         pragma(&self.conn, "PRAGMA wal_checkpoint(PASSIVE)")
     }
 
-    fn user_version(&self) -> Result<i64> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .with_context(|| describe_failure(&self.path))
-    }
-
     /// Brings a database of an older version up to `SCHEMA_VERSION`, one version per
     /// transaction; another invocation that migrated first leaves nothing to do.
     fn migrate(&mut self) -> Result<()> {
@@ -262,7 +254,7 @@ impl Database {
             .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
             .with_context(|| describe_failure(&self.path))?;
         if tables > 0 {
-            if self.user_version()? == SCHEMA_VERSION {
+            if user_version(&self.conn, &self.path)? == SCHEMA_VERSION {
                 // Another invocation created it between our two reads.
                 return Ok(());
             }
@@ -306,6 +298,12 @@ fn wait_for_lock(attempt: i32) -> bool {
         Duration::from_millis(1)
     });
     true
+}
+
+/// The schema version the database says it has (0: none yet).
+fn user_version(conn: &Connection, path: &Path) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+        .with_context(|| describe_failure(path))
 }
 
 /// Runs a statement that returns no rows, prepared once per connection.
