@@ -699,3 +699,38 @@ fn run_job_of_a_builtin_with_a_closed_stdout_does_not_panic() {
         serde_json::from_str(&db.ok(&["runs", "--job", "Cleanup", "--json"])).unwrap();
     assert_eq!(runs[0]["status"], "success", "{runs:#}");
 }
+
+#[test]
+fn a_worker_started_by_hand_refuses_what_is_not_an_order_and_changes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    cronq()
+        .arg("--db")
+        .arg(&db)
+        .args(["add", "j", "--", "true"])
+        .assert()
+        .success();
+    cronq()
+        .arg("--db")
+        .arg(&db)
+        .args(["enqueue", "j"])
+        .assert()
+        .success();
+    let before = snapshot(&db);
+    let output = cronq()
+        .arg("--db")
+        .arg(&db)
+        .arg("worker")
+        .write_stdin("run 1\n")
+        .output()
+        .unwrap();
+    assert_no_panic(&output, "cronq worker");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("'run 1' is not an order between a pass and its worker"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(output.stdout, b"", "no answer for a refused order");
+    assert_eq!(snapshot(&db), before, "the queued run was left alone");
+}
