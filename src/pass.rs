@@ -212,7 +212,8 @@ impl Taker {
     }
 }
 
-/// Carries out due runs one by one in this process, up to the portion.
+/// Carries out due runs one by one in this process, up to the portion. Each run's result
+/// and the next run's claim share a commit.
 fn execute_here(
     store: &mut Store,
     clock: &Clock,
@@ -226,12 +227,25 @@ fn execute_here(
     while let Some((run, claim)) = next.take() {
         taken += 1;
         let job = jobs::get(store.conn(), &run.job)?;
-        let ending = run::carry_out(store, &run, &claim, job.as_ref(), settings, clock, false)?;
+        let more = taken < settings.jobs_max_portion;
+        let (ending, claimed) = run::carry_out(
+            store,
+            &run,
+            &claim,
+            job.as_ref(),
+            settings,
+            clock,
+            false,
+            |tx| {
+                if more && !shutdown::requested() {
+                    taker.take(tx, clock.now())
+                } else {
+                    Ok(None)
+                }
+            },
+        )?;
         summary.count(run::report(store.conn(), &run, &ending));
-        if taken >= settings.jobs_max_portion || shutdown::requested() {
-            break;
-        }
-        next = store.write(|tx| taker.take(tx, clock.now()))?;
+        next = claimed?;
     }
     Ok(summary)
 }

@@ -64,7 +64,14 @@ fn claim_check_every() -> Duration {
 /// result. `foreground` is run-job's way: the command's output is copied to this
 /// process's stdout and stderr, and a shutdown request (Ctrl-C) stops the job at once and
 /// counts as its failure.
-pub fn carry_out(
+///
+/// `then` runs in the transaction that records the result, after the record: a drain
+/// claims its next run there, so that a run costs one commit after its job, not two.
+/// What `then` gives comes back beside the ending. Should that transaction fail, the
+/// result is recorded in one of its own, so that nothing `then` does can cost a result;
+/// the first failure is then what comes back in place of `then`'s value.
+#[allow(clippy::too_many_arguments)]
+pub fn carry_out<T>(
     store: &mut Store,
     run: &Run,
     claim: &Claim,
@@ -72,7 +79,8 @@ pub fn carry_out(
     settings: &Settings,
     clock: &Clock,
     foreground: bool,
-) -> Result<Ending> {
+    then: impl FnOnce(&dyn Conn) -> Result<T>,
+) -> Result<(Ending, Result<T>)> {
     let ping = job.and_then(|job| crate::ping::start(job, run));
     let (outcome, stopped_by_operator) = match job {
         None => (
@@ -82,11 +90,14 @@ pub fn carry_out(
         Some(job) => execute(store, run, claim, job, settings, clock, foreground),
     };
     let now = clock.now();
-    let ending =
-        store.write(|tx| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now))?;
+    let settle = |tx: &dyn Conn| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now);
+    let (ending, then) = match store.write(|tx| Ok((settle(tx)?, then(tx)?))) {
+        Ok((ending, value)) => (ending, Ok(value)),
+        Err(failed) => (store.write(settle)?, Err(failed)),
+    };
     // Only once the result is committed: a ping never delays nor fails the record.
     crate::ping::finish(store, ping, &outcome, &ending, now);
-    Ok(ending)
+    Ok((ending, then))
 }
 
 /// Records how an attempt ended, retrying a failure while attempts remain. Nothing is

@@ -1,14 +1,14 @@
 //! Parallel mode's worker processes (`jobs_run_in_parallel`): a pass starts up to
-//! `jobs_pool_concurrency` hidden `cronq worker` processes and hands each, one at a time,
-//! the next run to carry out, as one line on the worker's stdin; the worker answers with
-//! one line on its stdout when the run is over.
+//! `jobs_pool_concurrency` hidden `cronq worker` processes and hands each its orders, one
+//! line on the worker's stdin per run to carry out; the worker carries them out one at a
+//! time, in turn, and answers each with one line on its stdout when the run is over. A
+//! worker may be handed its next order while it carries out a run (`pool`).
 //!
 //! Each worker opens its own connection once, claims and starts each run itself, carries
 //! it out and records the result, as a sequential pass does. So a run costs one process
 //! start (the job's), not two, and the parent may die mid-pass without losing a result:
-//! its workers finish the runs they hold, record them, and then see their stdin closed
-//! and exit. A worker takes no run its parent did not hand it, so none starts after the
-//! parent is gone.
+//! its workers finish the runs they hold, record them, and exit. A worker takes no run its
+//! parent did not hand it, and starts none once its parent is gone.
 //!
 //! This module is the protocol, as data; `pool` is the parent's side, and
 //! `cli::worker` the worker's.

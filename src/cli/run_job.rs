@@ -163,7 +163,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
             runs::claim(tx, id, now, &me, start)
         })?
         .context("the run just recorded could not be claimed")?;
-    let ending = run::carry_out(
+    let (ending, _) = run::carry_out(
         &mut store,
         &run,
         &claim,
@@ -171,6 +171,7 @@ pub fn execute(args: Args, context: &Context) -> Result<u8> {
         &settings,
         &context.clock,
         true,
+        |_| Ok(()),
     )?;
     match ending {
         Ending::Succeeded => Ok(0),

@@ -1,6 +1,13 @@
 //! The parent's side of parallel mode: start workers as they are needed (never more than
-//! `jobs_pool_concurrency`), hand each idle worker the next order until the portion is
-//! taken or nothing is due, count the results, and close the workers' stdin at the end.
+//! `jobs_pool_concurrency`), hand each worker orders until the portion is taken or nothing
+//! is due, count the results, and close the workers' stdin at the end.
+//!
+//! A busy worker may be handed its next order before it answers the one it carries out,
+//! so that it finds that order waiting when its run ends and claims the next run in the
+//! same commit as the result, without waiting for this process. Only while the portion
+//! left exceeds the concurrency: an order waiting behind a long job is a run that an idle
+//! worker could have taken, and near the portion's end every order must go to a worker
+//! that is free.
 
 use super::{Order, Reply};
 use crate::pass::Summary;
@@ -20,10 +27,13 @@ struct Worker {
     child: Child,
     /// Its stdin; `None` once closed (the worker then exits when its run is over).
     orders: Option<ChildStdin>,
-    /// The run it was told to start, or `Some(None)` while it looks for the next one.
-    busy: Option<Option<i64>>,
+    /// Orders it has not answered yet: at most `AHEAD` + 1.
+    outstanding: usize,
     alive: bool,
 }
+
+/// How many orders a busy worker may have waiting behind the one it carries out.
+const AHEAD: usize = 1;
 
 /// What a reader thread passes on: a worker's reply, or `None` when its stdout closed
 /// (it exited).
@@ -68,45 +78,57 @@ pub fn execute(
             }
         }
         while !stopping && !drained && handed < portion {
-            let index = match workers.iter().position(|w| w.alive && w.busy.is_none()) {
+            let free = workers.iter().position(|w| w.alive && w.outstanding == 0);
+            let alive = workers.iter().filter(|w| w.alive).count() as i64;
+            let index = match free {
                 Some(index) => index,
-                None if (workers.iter().filter(|w| w.alive).count() as i64) < concurrency => {
-                    match spawn(&mut base, workers.len(), &heard) {
-                        Ok(worker) => {
-                            workers.push(worker);
-                            workers.len() - 1
-                        }
-                        Err(e) => {
-                            log::error!("cannot start a worker process: {e:#}");
-                            break;
-                        }
+                None if alive < concurrency => match spawn(&mut base, workers.len(), &heard) {
+                    Ok(worker) => {
+                        workers.push(worker);
+                        workers.len() - 1
+                    }
+                    Err(e) => {
+                        log::error!("cannot start a worker process: {e:#}");
+                        break;
+                    }
+                },
+                None if portion - handed > concurrency => {
+                    match workers
+                        .iter()
+                        .position(|w| w.alive && w.outstanding <= AHEAD)
+                    {
+                        Some(index) => index,
+                        None => break,
                     }
                 }
                 None => break,
             };
-            let (order, run) = match &first {
-                Some((run, claim)) => (
-                    Order::Start {
-                        run: run.id,
-                        token: claim.token,
-                    },
-                    Some(run.id),
-                ),
-                None => (Order::Next, None),
+            let order = match &first {
+                Some((run, claim)) => Order::Start {
+                    run: run.id,
+                    token: claim.token,
+                },
+                None => Order::Next,
             };
             let worker = &mut workers[index];
             if tell(worker, order) {
                 first = None;
-                worker.busy = Some(run);
+                worker.outstanding += 1;
                 handed += 1;
             } else {
                 log::error!("worker process {} ended early", worker.child.id());
                 worker.alive = false;
             }
         }
-        // A run claimed for a worker that none could start goes back to the queue.
+        // A run claimed for a worker that none started goes back to the queue: as any
+        // claimed run at a shutdown (not a failure), or as one no worker could start.
         if let Some((run, claim)) = &first {
-            if stopping || !workers.iter().any(|w| w.alive) {
+            if stopping {
+                let reason = "not started: cronq was shutting down";
+                log::warn!("job {} run {}: {reason}; queued again", run.job, run.id);
+                store.write(|tx| runs::requeue(tx, claim, reason))?;
+                first = None;
+            } else if !workers.iter().any(|w| w.alive) {
                 let reason = "not started: no worker process could start it";
                 log::error!("run {}: {reason}", run.id);
                 store.write(|tx| runs::requeue(tx, claim, reason))?;
@@ -114,30 +136,31 @@ pub fn execute(
                 first = None;
             }
         }
-        if !workers.iter().any(|w| w.busy.is_some()) {
+        if !workers.iter().any(|w| w.outstanding > 0) {
             break;
         }
         match replies.recv_timeout(Duration::from_millis(100)) {
             Ok((index, Some(Reply::Done { succeeded, .. }))) => {
-                workers[index].busy = None;
+                workers[index].outstanding -= 1;
                 summary.count(succeeded);
             }
             Ok((index, Some(Reply::Drained))) => {
-                workers[index].busy = None;
+                workers[index].outstanding -= 1;
                 handed -= 1;
                 drained = true;
             }
             Ok((index, None)) => {
                 let worker = &mut workers[index];
                 worker.alive = false;
-                if let Some(run) = worker.busy.take() {
-                    let which = run.map_or(String::new(), |id| format!(" with run {id}"));
+                if worker.outstanding > 0 {
+                    // Orders are answered in turn: the first unanswered one was under way.
                     log::error!(
-                        "worker process {} ended{which} before it answered; recovery \
-                         settles a run it left",
+                        "worker process {} ended before it answered; recovery settles a run \
+                         it left",
                         worker.child.id()
                     );
                     summary.count(false);
+                    worker.outstanding = 0;
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -184,7 +207,7 @@ fn spawn(base: &mut Command, index: usize, heard: &mpsc::Sender<Heard>) -> Resul
     Ok(Worker {
         child,
         orders,
-        busy: None,
+        outstanding: 0,
         alive: true,
     })
 }
