@@ -11,7 +11,7 @@ use crate::store::jobs::{self, Job};
 use crate::store::runs::{self, Claim, ClaimState, Outcome, Run, RunningRun};
 use crate::store::sql::Conn;
 use crate::store::Store;
-use crate::time::{format_time, Clock, Timestamp};
+use crate::time::{self, format_time, Clock, Timestamp};
 use anyhow::Result;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -400,12 +400,14 @@ fn execute(
             write: Box::new(progress_writer(store, claim)),
         }),
     };
+    let before = time::boot_clock_ns();
     let running = match exec::spawn(spec) {
         Ok(running) => running,
         Err(e) => return (failure(format!("cannot start /bin/sh: {e}"), None), false),
     };
     let pgid = running.pgid();
-    let leader_started = owner::process_start_time(pgid);
+    let leader_started = owner::start_time_between(before, time::boot_clock_ns())
+        .or_else(|| owner::process_start_time(pgid));
     match store.write(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
         Ok(true) => {}
         // Taken back between the start and now: the supervisor's first look at the claim

@@ -226,17 +226,23 @@ impl Clock {
 /// long a run has been going on this boot. `--now` does not move it: `--now` stands for
 /// the wall clock, steps included.
 pub fn since_boot() -> i64 {
+    // Should the clock fail, 0 makes every elapsed time on this boot look short, the safe
+    // side (nothing is judged stale by it).
+    boot_clock_ns().map_or(0, |ns| ns / 1_000_000_000)
+}
+
+/// CLOCK_BOOTTIME in nanoseconds: the clock the kernel stamps a new process with.
+/// CLOCK_BOOTTIME exists on every Linux since 2.6.39.
+pub fn boot_clock_ns() -> Option<i64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec through a pointer valid for the call.
-    // CLOCK_BOOTTIME exists on every Linux since 2.6.39; should it fail, 0 makes every
-    // elapsed time on this boot look short, the safe side (nothing is judged stale by it).
     if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
-        return 0;
+        return None;
     }
-    ts.tv_sec
+    Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
 }
 
 #[cfg(test)]
