@@ -115,6 +115,13 @@ impl Db {
             Db::Postgres(db) => db.write(work),
         }
     }
+
+    fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        match self {
+            Db::Sqlite(db) => db.write_fenced(work),
+            Db::Postgres(db) => db.write_fenced(work),
+        }
+    }
 }
 
 /// Each contract test, once per backend: `sqlite::NAME` and `postgres::NAME`.
@@ -529,7 +536,7 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         .write(|tx| runs::start(tx, &old, NOW + 6, 200, &me))
         .unwrap());
     assert!(!db
-        .write(|tx| runs::set_group(tx, &old, 999, Some(1)))
+        .write_fenced(|tx| runs::set_group(tx, &old, 999, Some(1)))
         .unwrap());
     assert!(!db.write(|tx| runs::requeue(tx, &old, "stale")).unwrap());
     let done = outcome(RunStatus::Success, b"old");
@@ -566,7 +573,7 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         "a started run is not requeued"
     );
     assert!(db
-        .write(|tx| runs::set_group(tx, &new, 4321, Some(99)))
+        .write_fenced(|tx| runs::set_group(tx, &new, 4321, Some(99)))
         .unwrap());
     let running = runs::running(db.conn(), 36_000).unwrap();
     assert_eq!(running.len(), 1);
@@ -1137,6 +1144,62 @@ mod postgres_only {
         );
         holder.join().unwrap();
         drop(a);
+    }
+
+    #[test]
+    fn a_fenced_write_does_not_wait_for_another_hosts_write_and_keeps_its_fence() {
+        let place = common::postgres::fresh_database();
+        let db = open(&place.url);
+        let id = db
+            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
+            .unwrap();
+        let (_, claim) = db
+            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Later))
+            .unwrap()
+            .unwrap();
+        // Another host holds cronq's lock of all writes until this one has written: were
+        // the fenced write to wait for it, the two would wait for each other until the
+        // 30 s lock timeout failed the write.
+        let inside = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        let holder = {
+            let (url, inside, release) = (place.url.clone(), inside.clone(), release.clone());
+            thread::spawn(move || {
+                open(&url)
+                    .write(|tx| {
+                        jobs::insert(tx, &command_job("other", None), NOW)?;
+                        inside.wait();
+                        release.wait();
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        inside.wait();
+        let written = db.write_fenced(|tx| runs::set_group(tx, &claim, 4321, Some(7)));
+        release.wait();
+        holder.join().unwrap();
+        assert!(written.unwrap());
+        let running = runs::running(db.conn(), 3600).unwrap();
+        assert_eq!(
+            (running[0].pgid, running[0].pgid_started),
+            (Some(4321), Some(7))
+        );
+
+        // Taken back and claimed again: the old claim's fenced write matches nothing.
+        assert!(db
+            .write(|tx| runs::requeue(tx, &claim, "taken back"))
+            .unwrap());
+        let (_, newer) = db
+            .write(|tx| runs::claim(tx, id, NOW, &owner(3), Start::Later))
+            .unwrap()
+            .unwrap();
+        assert!(!db
+            .write_fenced(|tx| runs::set_group(tx, &claim, 1, Some(1)))
+            .unwrap());
+        assert!(db
+            .write_fenced(|tx| runs::set_group(tx, &newer, 99, Some(9)))
+            .unwrap());
     }
 
     #[test]

@@ -97,6 +97,17 @@ impl Store {
         }
     }
 
+    /// Runs `work` in one transaction like `write`, for writes of single rows that a claim
+    /// fences and that read nothing to decide (a run's process group): on PostgreSQL
+    /// without cronq's lock of all writes, so that they do not wait for, nor hold up,
+    /// other hosts' claims and results.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.write_fenced(work),
+            Backend::Postgres(db) => db.write_fenced(work),
+        }
+    }
+
     /// Gives space that deleted rows freed back, after Cleanup; `pause` between steps.
     pub fn reclaim_space(&self, pause: Duration) -> Result<()> {
         match &self.backend {

@@ -75,6 +75,15 @@ macro_rules! lock_key {
     };
 }
 
+/// `BEGIN` in READ COMMITTED with the two bounds below, without the lock.
+macro_rules! begin_unlocked {
+    () => {
+        "BEGIN ISOLATION LEVEL READ COMMITTED; \
+         SET LOCAL lock_timeout = '30s'; \
+         SET LOCAL idle_in_transaction_session_timeout = '20s'"
+    };
+}
+
 /// How every write transaction starts, in one round trip. READ COMMITTED whatever the
 /// server's default: each statement then sees what the previous lock holder committed;
 /// a snapshot taken before the lock was granted would not. The lock is the first statement
@@ -85,13 +94,14 @@ macro_rules! lock_key {
 ///   process stopped: SIGSTOP, a frozen cgroup, a swap storm) is ended by the server,
 ///   which releases the lock for the others. cronq does no slow work inside a write.
 const BEGIN: &str = concat!(
-    "BEGIN ISOLATION LEVEL READ COMMITTED; ",
-    "SET LOCAL lock_timeout = '30s'; ",
-    "SET LOCAL idle_in_transaction_session_timeout = '20s'; ",
-    "SELECT pg_advisory_xact_lock(",
+    begin_unlocked!(),
+    "; SELECT pg_advisory_xact_lock(",
     lock_key!(),
     ")"
 );
+
+/// How a fenced write begins (`Database::write_fenced`): `BEGIN` without the lock.
+const BEGIN_FENCED: &str = begin_unlocked!();
 
 /// PostgreSQL's code for a table that does not exist.
 const UNDEFINED_TABLE: &str = "42P01";
@@ -138,7 +148,17 @@ impl Database {
     /// serialises them on one. Commits only when `work` and all its statements succeed;
     /// rolls back otherwise (also when `work` panics).
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.transaction(|| work(&self.conn))
+        self.transaction(BEGIN, || work(&self.conn))
+    }
+
+    /// Runs `work`, writes of single rows that a claim fences and that read nothing to
+    /// decide, in a transaction that does not take cronq's advisory lock. Each such
+    /// statement is ordered against any other write of its row by the row's own lock, and
+    /// under READ COMMITTED a write that waited for the row checks its fence again against
+    /// what the other one committed, so it needs no lock of all writes; without it, a run's
+    /// process group is recorded while another host's claim commits. `Store::write_fenced`.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        self.transaction(BEGIN_FENCED, || work(&self.conn))
     }
 
     /// Nothing to do: PostgreSQL's autovacuum makes the space of deleted rows reusable
@@ -171,7 +191,7 @@ impl Database {
         self.conn.is_closed()
     }
 
-    fn transaction<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn transaction<T>(&self, begin: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
         if self.writing.replace(true) {
             bail!(
                 "a write transaction is already open on this connection, and writes cannot \
@@ -183,7 +203,7 @@ impl Database {
             done: false,
         };
         self.conn.failed_statement.set(false);
-        self.conn.batch(BEGIN).map_err(|e| {
+        self.conn.batch(begin).map_err(|e| {
             if PgError::code_of(&e) == Some(LOCK_NOT_AVAILABLE) {
                 e.context(format!(
                     "another cronq held the write lock of {} for 30 s; try again (a pass \
@@ -250,7 +270,7 @@ impl Database {
     /// pass is writing waits for it.
     fn migrate(&self) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(|| {
+        self.transaction(BEGIN, || {
             let rows = self.conn.query("SELECT version FROM cronq_schema", &[])?;
             let mut version = self.one_version(rows)?;
             while (FIRST_VERSION..SCHEMA_VERSION).contains(&version) {
@@ -272,7 +292,7 @@ impl Database {
     /// then only the version is checked.
     fn create_schema(&self, now: Timestamp) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(|| {
+        self.transaction(BEGIN, || {
             let found = self.conn.query_one(
                 "SELECT to_regclass('cronq_schema') IS NOT NULL, to_regclass('jobs') IS NOT \
                  NULL, to_regclass('runs') IS NOT NULL, to_regclass('settings') IS NOT NULL",

@@ -185,6 +185,13 @@ impl Database {
         self.write_sqlite(|tx| work(tx))
     }
 
+    /// `write`: SQLite has one writer at a time whatever the write, and a transaction
+    /// that reads first and takes the write lock later could fail without waiting
+    /// (another commit in between makes its snapshot stale). `Store::write_fenced`.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        self.write(work)
+    }
+
     /// `write`, with SQLite's own API for the schema's pragmas. `BEGIN IMMEDIATE` and
     /// `COMMIT` are statements prepared once per connection, like every other: a drain
     /// runs three transactions per run, and parsing them each time was a sixth of its
