@@ -279,6 +279,50 @@ fn parallel_mode_carries_a_portion_out_in_as_many_workers_as_the_concurrency() {
 }
 
 #[test]
+fn near_the_portions_end_no_run_waits_behind_a_long_job_for_its_worker() {
+    let dir = TempDir::new().unwrap();
+    let db = parallel_database(&dir, 2);
+    cronq(&db, START)
+        .args(["settings", "jobs_max_portion", "4"])
+        .assert()
+        .success();
+    // $PPID is the worker that carried the run out.
+    cronq(&db, START)
+        .args(["add", "long", "--", "sleep 2; echo $PPID"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["add", "quick", "--", "echo $PPID"])
+        .assert()
+        .success();
+    cronq(&db, START)
+        .args(["enqueue", "long"])
+        .assert()
+        .success();
+    for _ in 0..3 {
+        cronq(&db, START)
+            .args(["enqueue", "quick"])
+            .assert()
+            .success();
+    }
+    cronq(&db, START).arg("run").assert().success();
+    let runs = all_runs(&db);
+    assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:#?}");
+    let worker_of = |job: &str| -> Vec<String> {
+        runs.iter()
+            .filter(|r| r["job"] == job)
+            .map(|r| output_of(&db, &r["id"].as_i64().unwrap().to_string()))
+            .collect()
+    };
+    let (long, quick) = (worker_of("long"), worker_of("quick"));
+    // With the portion's last runs handed ahead, one of them would have waited for the
+    // long job's worker; the free worker took all three.
+    assert_eq!(quick.len(), 3);
+    assert!(quick.iter().all(|w| *w == quick[0]), "{quick:?}");
+    assert_ne!(long[0], quick[0]);
+}
+
+#[test]
 fn a_parallel_pass_killed_mid_run_loses_no_result_and_starts_nothing_more() {
     let dir = TempDir::new().unwrap();
     let db = parallel_database(&dir, 1);
