@@ -363,3 +363,44 @@ fn a_parallel_pass_killed_mid_run_loses_no_result_and_starts_nothing_more() {
     cronq(&db, START).arg("run").assert().success();
     assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
 }
+
+#[test]
+fn a_next_run_that_cannot_be_claimed_costs_the_ended_run_nothing() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("cronq.db");
+    cronq(&db, START)
+        .args(["add", "t", "--", "echo done"])
+        .assert()
+        .success();
+    for _ in 0..2 {
+        cronq(&db, START).args(["enqueue", "t"]).assert().success();
+    }
+    // Another program leaves the second run with bytes where text belongs: claiming it
+    // (in the transaction that records the first run's result) fails.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE runs SET target_id = x'00ff' WHERE id = 2", [])
+        .unwrap();
+    cronq(&db, START)
+        .arg("run")
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "run 2 holds a value cronq cannot read",
+        ));
+    // The first run's result was recorded on its own; the second is still pending.
+    // (`cronq runs` refuses to show the damaged row, so the rows are read directly.)
+    let statuses: Vec<(i64, String)> = rusqlite::Connection::open(&db)
+        .unwrap()
+        .prepare("SELECT id, status FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        statuses,
+        [(1, "success".to_string()), (2, "pending".to_string())]
+    );
+    assert_eq!(output_of(&db, "1"), "done");
+}

@@ -4,7 +4,7 @@ use super::sql::{Conn, Row, Value};
 use crate::job::RunStatus;
 use crate::params;
 use crate::time::Timestamp;
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// A run as stored (without its output, which only `show` reads).
 #[derive(Clone, Debug)]
@@ -34,8 +34,18 @@ pub struct Run {
 
 /// A run from the columns `Sql`'s run queries return, in their order.
 fn from_row(row: &Row) -> Result<Run> {
+    let id = row.int(0)?;
+    read_run(id, row).with_context(|| {
+        format!(
+            "run {id} holds a value cronq cannot read (was its row changed by another \
+             program?)"
+        )
+    })
+}
+
+fn read_run(id: i64, row: &Row) -> Result<Run> {
     Ok(Run {
-        id: row.int(0)?,
+        id,
         job: row.text(1)?,
         slot: row.opt_int(2)?,
         status: row.parse(3)?,
