@@ -408,7 +408,7 @@ fn execute(
     let pgid = running.pgid();
     let leader_started = owner::start_time_between(before, time::boot_clock_ns())
         .or_else(|| owner::process_start_time(pgid));
-    match store.write_fenced(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
+    match store.write_one(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
         Ok(true) => {}
         // Taken back between the start and now: the supervisor's first look at the claim
         // stops the job.

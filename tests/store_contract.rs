@@ -116,10 +116,10 @@ impl Db {
         }
     }
 
-    fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+    fn write_one<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
         match self {
-            Db::Sqlite(db) => db.write_fenced(work),
-            Db::Postgres(db) => db.write_fenced(work),
+            Db::Sqlite(db) => db.write_one(work),
+            Db::Postgres(db) => db.write_one(work),
         }
     }
 }
@@ -536,7 +536,7 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         .write(|tx| runs::start(tx, &old, NOW + 6, 200, &me))
         .unwrap());
     assert!(!db
-        .write_fenced(|tx| runs::set_group(tx, &old, 999, Some(1)))
+        .write_one(|tx| runs::set_group(tx, &old, 999, Some(1)))
         .unwrap());
     assert!(!db.write(|tx| runs::requeue(tx, &old, "stale")).unwrap());
     let done = outcome(RunStatus::Success, b"old");
@@ -573,7 +573,7 @@ fn a_claims_token_fences_every_later_write(place: &Place) {
         "a started run is not requeued"
     );
     assert!(db
-        .write_fenced(|tx| runs::set_group(tx, &new, 4321, Some(99)))
+        .write_one(|tx| runs::set_group(tx, &new, 4321, Some(99)))
         .unwrap());
     let running = runs::running(db.conn(), 36_000).unwrap();
     assert_eq!(running.len(), 1);
@@ -1147,7 +1147,7 @@ mod postgres_only {
     }
 
     #[test]
-    fn a_fenced_write_does_not_wait_for_another_hosts_write_and_keeps_its_fence() {
+    fn a_single_row_write_does_not_wait_for_another_hosts_write_and_keeps_its_fence() {
         let place = common::postgres::fresh_database();
         let db = open(&place.url);
         let id = db
@@ -1158,7 +1158,7 @@ mod postgres_only {
             .unwrap()
             .unwrap();
         // Another host holds cronq's lock of all writes until this one has written: were
-        // the fenced write to wait for it, the two would wait for each other until the
+        // the single-row write to wait for it, the two would wait for each other until the
         // 30 s lock timeout failed the write.
         let inside = Arc::new(Barrier::new(2));
         let release = Arc::new(Barrier::new(2));
@@ -1176,7 +1176,7 @@ mod postgres_only {
             })
         };
         inside.wait();
-        let written = db.write_fenced(|tx| runs::set_group(tx, &claim, 4321, Some(7)));
+        let written = db.write_one(|tx| runs::set_group(tx, &claim, 4321, Some(7)));
         release.wait();
         holder.join().unwrap();
         assert!(written.unwrap());
@@ -1186,7 +1186,7 @@ mod postgres_only {
             (Some(4321), Some(7))
         );
 
-        // Taken back and claimed again: the old claim's fenced write matches nothing.
+        // Taken back and claimed again: the old claim's write matches nothing.
         assert!(db
             .write(|tx| runs::requeue(tx, &claim, "taken back"))
             .unwrap());
@@ -1195,11 +1195,28 @@ mod postgres_only {
             .unwrap()
             .unwrap();
         assert!(!db
-            .write_fenced(|tx| runs::set_group(tx, &claim, 1, Some(1)))
+            .write_one(|tx| runs::set_group(tx, &claim, 1, Some(1)))
             .unwrap());
         assert!(db
-            .write_fenced(|tx| runs::set_group(tx, &newer, 99, Some(9)))
+            .write_one(|tx| runs::set_group(tx, &newer, 99, Some(9)))
             .unwrap());
+
+        // Each statement commits on its own there, so a second one is refused unrun.
+        let refused = db
+            .write_one(|tx| {
+                runs::set_group(tx, &newer, 5, Some(5))?;
+                runs::set_group(tx, &newer, 6, Some(6))
+            })
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("second statement"),
+            "{refused}"
+        );
+        let running = runs::running(db.conn(), 3600).unwrap();
+        assert_eq!(
+            (running[0].pgid, running[0].pgid_started),
+            (Some(5), Some(5))
+        );
     }
 
     #[test]

@@ -97,14 +97,14 @@ impl Store {
         }
     }
 
-    /// Runs `work` in one transaction like `write`, for writes of single rows that a claim
-    /// fences and that read nothing to decide (a run's process group): on PostgreSQL
-    /// without cronq's lock of all writes, so that they do not wait for, nor hold up,
-    /// other hosts' claims and results.
-    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+    /// Runs `work`, one statement that writes a single row fenced by a claim and reads
+    /// nothing to decide (a run's process group), as a write of its own: on PostgreSQL
+    /// committed on its own, without cronq's lock of all writes, so that it neither waits
+    /// for nor holds up other hosts' claims and results; a second statement is refused.
+    pub fn write_one<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
         match &self.backend {
-            Backend::Sqlite(db) => db.write_fenced(work),
-            Backend::Postgres(db) => db.write_fenced(work),
+            Backend::Sqlite(db) => db.write_one(work),
+            Backend::Postgres(db) => db.write_one(work),
         }
     }
 

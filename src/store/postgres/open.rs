@@ -8,7 +8,7 @@ use super::{Connection, PgError};
 use crate::builtin::Builtin;
 use crate::params;
 use crate::store::jobs;
-use crate::store::sql::Conn;
+use crate::store::sql::{Conn, Row, Sql, Value};
 use crate::time::Timestamp;
 use anyhow::{anyhow, bail, Result};
 use std::cell::Cell;
@@ -75,15 +75,6 @@ macro_rules! lock_key {
     };
 }
 
-/// `BEGIN` in READ COMMITTED with the two bounds below, without the lock.
-macro_rules! begin_unlocked {
-    () => {
-        "BEGIN ISOLATION LEVEL READ COMMITTED; \
-         SET LOCAL lock_timeout = '30s'; \
-         SET LOCAL idle_in_transaction_session_timeout = '20s'"
-    };
-}
-
 /// How every write transaction starts, in one round trip. READ COMMITTED whatever the
 /// server's default: each statement then sees what the previous lock holder committed;
 /// a snapshot taken before the lock was granted would not. The lock is the first statement
@@ -94,14 +85,13 @@ macro_rules! begin_unlocked {
 ///   process stopped: SIGSTOP, a frozen cgroup, a swap storm) is ended by the server,
 ///   which releases the lock for the others. cronq does no slow work inside a write.
 const BEGIN: &str = concat!(
-    begin_unlocked!(),
-    "; SELECT pg_advisory_xact_lock(",
+    "BEGIN ISOLATION LEVEL READ COMMITTED; ",
+    "SET LOCAL lock_timeout = '30s'; ",
+    "SET LOCAL idle_in_transaction_session_timeout = '20s'; ",
+    "SELECT pg_advisory_xact_lock(",
     lock_key!(),
     ")"
 );
-
-/// How a fenced write begins (`Database::write_fenced`): `BEGIN` without the lock.
-const BEGIN_FENCED: &str = begin_unlocked!();
 
 /// PostgreSQL's code for a table that does not exist.
 const UNDEFINED_TABLE: &str = "42P01";
@@ -148,17 +138,28 @@ impl Database {
     /// serialises them on one. Commits only when `work` and all its statements succeed;
     /// rolls back otherwise (also when `work` panics).
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.transaction(BEGIN, || work(&self.conn))
+        self.transaction(|| work(&self.conn))
     }
 
-    /// Runs `work`, writes of single rows that a claim fences and that read nothing to
-    /// decide, in a transaction that does not take cronq's advisory lock. Each such
-    /// statement is ordered against any other write of its row by the row's own lock, and
-    /// under READ COMMITTED a write that waited for the row checks its fence again against
-    /// what the other one committed, so it needs no lock of all writes; without it, a run's
-    /// process group is recorded while another host's claim commits. `Store::write_fenced`.
-    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.transaction(BEGIN_FENCED, || work(&self.conn))
+    /// Runs `work`, one statement that writes a single row fenced by a claim and reads
+    /// nothing to decide, on its own: committed as it runs, without cronq's advisory lock
+    /// and without a transaction around it (one round trip). The row's own lock orders it
+    /// against any other write of that row, and at READ COMMITTED a statement that waited
+    /// for the row checks its fence again against what the other write committed, so it
+    /// needs no lock of all writes; without it, a run's process group is recorded while
+    /// another host claims. A second statement in `work` is refused before it runs (a bug
+    /// in cronq). `Store::write_one`.
+    pub fn write_one<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        if self.writing.get() {
+            bail!(
+                "a write transaction is already open on this connection, and writes cannot \
+                 nest: a bug in cronq, please report it"
+            );
+        }
+        work(&OneStatement {
+            conn: &self.conn,
+            used: Cell::new(false),
+        })
     }
 
     /// Nothing to do: PostgreSQL's autovacuum makes the space of deleted rows reusable
@@ -191,7 +192,7 @@ impl Database {
         self.conn.is_closed()
     }
 
-    fn transaction<T>(&self, begin: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn transaction<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
         if self.writing.replace(true) {
             bail!(
                 "a write transaction is already open on this connection, and writes cannot \
@@ -203,7 +204,7 @@ impl Database {
             done: false,
         };
         self.conn.failed_statement.set(false);
-        self.conn.batch(begin).map_err(|e| {
+        self.conn.batch(BEGIN).map_err(|e| {
             if PgError::code_of(&e) == Some(LOCK_NOT_AVAILABLE) {
                 e.context(format!(
                     "another cronq held the write lock of {} for 30 s; try again (a pass \
@@ -270,7 +271,7 @@ impl Database {
     /// pass is writing waits for it.
     fn migrate(&self) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(BEGIN, || {
+        self.transaction(|| {
             let rows = self.conn.query("SELECT version FROM cronq_schema", &[])?;
             let mut version = self.one_version(rows)?;
             while (FIRST_VERSION..SCHEMA_VERSION).contains(&version) {
@@ -292,7 +293,7 @@ impl Database {
     /// then only the version is checked.
     fn create_schema(&self, now: Timestamp) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(BEGIN, || {
+        self.transaction(|| {
             let found = self.conn.query_one(
                 "SELECT to_regclass('cronq_schema') IS NOT NULL, to_regclass('jobs') IS NOT \
                  NULL, to_regclass('runs') IS NOT NULL, to_regclass('settings') IS NOT NULL",
@@ -358,6 +359,41 @@ impl Drop for Open<'_> {
             }
         }
         self.db.writing.set(false);
+    }
+}
+
+/// The connection as `Database::write_one` lends it: the first statement runs, and any
+/// other is refused before it runs, as each commits on its own.
+struct OneStatement<'c> {
+    conn: &'c Connection,
+    used: Cell<bool>,
+}
+
+impl OneStatement<'_> {
+    fn take_turn(&self) -> Result<()> {
+        if self.used.replace(true) {
+            bail!(
+                "a single-statement write ran a second statement, which would commit apart \
+                 from the first: a bug in cronq, please report it"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Conn for OneStatement<'_> {
+    fn sql(&self) -> &'static Sql {
+        self.conn.sql()
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<usize> {
+        self.take_turn()?;
+        self.conn.execute(sql, params)
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.take_turn()?;
+        self.conn.query(sql, params)
     }
 }
 

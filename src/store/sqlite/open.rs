@@ -185,10 +185,10 @@ impl Database {
         self.write_sqlite(|tx| work(tx))
     }
 
-    /// `write`: SQLite has one writer at a time whatever the write, and a transaction
-    /// that reads first and takes the write lock later could fail without waiting
-    /// (another commit in between makes its snapshot stale). `Store::write_fenced`.
-    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+    /// `write`: SQLite has one writer at a time whatever the write, and a statement on
+    /// its own that reads first and takes the write lock later could fail without
+    /// waiting (another commit in between makes its snapshot stale). `Store::write_one`.
+    pub fn write_one<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
         self.write(work)
     }
 
