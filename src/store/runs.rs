@@ -187,6 +187,11 @@ pub fn claim_next(
     owner: &Owner,
     start: Start,
 ) -> Result<Option<(Run, Claim)>> {
+    if let Some(claim_next) = db.sql().claim_next {
+        // One statement, one round trip, that finds the run and claims it: `claim`'s
+        // parameters with the due time in the place of the id.
+        return claimed(db.query_opt(claim_next, &claim_values(now, now, owner, start))?);
+    }
     let Some(row) = db.query_opt(db.sql().next_due_run, params![now])? else {
         return Ok(None);
     };
@@ -201,12 +206,25 @@ pub fn claim(
     owner: &Owner,
     start: Start,
 ) -> Result<Option<(Run, Claim)>> {
+    let values = claim_values(id, now, owner, start);
+    let row = match &db.sql().read_back {
+        None => db.query_opt(db.sql().claim, &values)?,
+        Some(read_back) => match db.execute(db.sql().claim, &values)? {
+            0 => None,
+            _ => db.query_opt(read_back.claimed, params![id])?,
+        },
+    };
+    claimed(row)
+}
+
+/// The parameters of `claim` (and of `claim_next`, where `first` is the due time).
+fn claim_values(first: i64, now: Timestamp, owner: &Owner, start: Start) -> Vec<Value<'_>> {
     let (started_at, started_boot) = match start {
         Start::Now { since_boot } => (Some(now), Some(since_boot)),
         Start::Later => (None, None),
     };
-    let values = params![
-        id,
+    params![
+        first,
         now,
         started_at,
         started_boot,
@@ -214,15 +232,13 @@ pub fn claim(
         &owner.boot_id,
         owner.pid,
         owner.started
-    ];
-    let claimed = match &db.sql().read_back {
-        None => db.query_opt(db.sql().claim, values)?,
-        Some(read_back) => match db.execute(db.sql().claim, values)? {
-            0 => None,
-            _ => db.query_opt(read_back.claimed, params![id])?,
-        },
-    };
-    let Some(row) = claimed else {
+    ]
+    .to_vec()
+}
+
+/// The run and its claim, from the row a claim returned or read back.
+fn claimed(row: Option<Row>) -> Result<Option<(Run, Claim)>> {
+    let Some(row) = row else {
         return Ok(None);
     };
     let run = from_row(&row)?;

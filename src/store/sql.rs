@@ -198,6 +198,9 @@ pub struct Sql {
     pub read_back: Option<ReadBack>,
     pub next_due_run: &'static str,
     pub claim: &'static str,
+    /// The claim of the first due run in one statement, where a statement is a round trip
+    /// (PostgreSQL); `None` where `next_due_run` then `claim` cost nothing more (SQLite).
+    pub claim_next: Option<&'static str>,
     pub start: &'static str,
     pub claim_state: &'static str,
     pub set_group: &'static str,

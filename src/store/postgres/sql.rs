@@ -64,6 +64,16 @@ pub static SQL: Sql = Sql {
         run_columns!(),
         ", claim"
     ),
+    claim_next: Some(concat!(
+        "UPDATE runs SET status = 'running', claim = claim + 1, claimed_at = $2, \
+         started_at = $3, started_boot = $4, owner_host = $5, owner_boot_id = $6, \
+         owner_pid = $7, owner_started = $8, pgid = NULL, pgid_started = NULL, \
+         stop_requested = NULL \
+         WHERE id = (SELECT id FROM runs WHERE status = 'pending' AND due_at <= $1 \
+         ORDER BY priority DESC, due_at, id LIMIT 1) AND status = 'pending' RETURNING ",
+        run_columns!(),
+        ", claim"
+    )),
     start: "UPDATE runs SET started_at = $4, started_boot = $5, owner_host = $6, \
         owner_boot_id = $7, owner_pid = $8, owner_started = $9 \
         WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \

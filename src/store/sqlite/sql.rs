@@ -59,6 +59,7 @@ pub static SQL: Sql = Sql {
          started_at = ?3, started_boot = ?4, owner_host = ?5, owner_boot_id = ?6, \
          owner_pid = ?7, owner_started = ?8, pgid = NULL, pgid_started = NULL, \
          stop_requested = NULL WHERE id = ?1 AND status = 'pending'",
+    claim_next: None,
     start: "UPDATE runs SET started_at = ?4, started_boot = ?5, owner_host = ?6, \
         owner_boot_id = ?7, owner_pid = ?8, owner_started = ?9 \
         WHERE id = ?1 AND claim = ?2 AND attempt = ?3 AND status = 'running' \
