@@ -32,9 +32,11 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
     let me = owner::this_process();
     let mut answers = std::io::stdout().lock();
     let mut orders = Orders::new()?;
+    // Orders are carried out only while the pass that gave them lives: one may still wait
+    // in the pipe after it died, and a worker takes no run after its pass is gone. An
+    // answer that cannot be written says so too.
     let parent = std::os::unix::process::parent_id();
-    // Whether an answer could not be written: the parent is gone, and no order of it is
-    // carried out any more.
+    let parent_lives = || std::os::unix::process::parent_id() == parent;
     let mut parent_gone = false;
     // The run claimed with the last result, and an order read ahead but not yet carried out.
     let mut claimed: Option<(Run, Claim)> = None;
@@ -53,6 +55,9 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
                         None => break,
                     },
                 };
+                if !parent_lives() {
+                    break;
+                }
                 let now = context.clock.now();
                 let taken = match order {
                     Order::Next => store.write(|tx| claim_next(tx, now, &me))?,
@@ -87,10 +92,7 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
             &context.clock,
             false,
             |tx| {
-                // An order read ahead is carried out only while its parent lives: a worker
-                // takes no run after its pass died.
-                let parent_lives = std::os::unix::process::parent_id() == parent;
-                if shutdown::requested() || read_ahead.is_some() || !parent_lives {
+                if shutdown::requested() || read_ahead.is_some() || !parent_lives() {
                     return Ok(None);
                 }
                 match orders.waiting()? {
