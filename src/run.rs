@@ -69,7 +69,8 @@ fn claim_check_every() -> Duration {
 /// claims its next run there, so that a run costs one commit after its job, not two.
 /// What `then` gives comes back beside the ending. Should that transaction fail, the
 /// result is recorded in one of its own, so that nothing `then` does can cost a result;
-/// the first failure is then what comes back in place of `then`'s value.
+/// the first failure is then what comes back in place of `then`'s value. A job with a
+/// monitoring ping has its end ping sent between the two, in a transaction of its own.
 #[allow(clippy::too_many_arguments)]
 pub fn carry_out<T>(
     store: &mut Store,
@@ -91,12 +92,18 @@ pub fn carry_out<T>(
     };
     let now = clock.now();
     let settle = |tx: &dyn Conn| settle_attempt(tx, run, claim, &outcome, stopped_by_operator, now);
+    if ping.is_some() {
+        // The end ping goes once the result is committed (a ping never delays nor fails
+        // the record) and may take seconds: what `then` claims is claimed after it, so
+        // that no run is marked started while it waits, nor through a shutdown meanwhile.
+        let ending = store.write(settle)?;
+        crate::ping::finish(store, ping, &outcome, &ending, now);
+        return Ok((ending, store.write(then)));
+    }
     let (ending, then) = match store.write(|tx| Ok((settle(tx)?, then(tx)?))) {
         Ok((ending, value)) => (ending, Ok(value)),
         Err(failed) => (store.write(settle)?, Err(failed)),
     };
-    // Only once the result is committed: a ping never delays nor fails the record.
-    crate::ping::finish(store, ping, &outcome, &ending, now);
     Ok((ending, then))
 }
 

@@ -35,6 +35,9 @@ pub enum Reply {
     Done { run: i64, succeeded: bool },
     /// Nothing was due.
     Drained,
+    /// The worker exits (a shutdown, its pass gone, or its orders ended) and holds no run:
+    /// the orders it has not answered were not carried out.
+    Leaving,
 }
 
 impl fmt::Display for Order {
@@ -53,6 +56,7 @@ impl fmt::Display for Reply {
                 write!(f, "done {run} {}", if *succeeded { "ok" } else { "failed" })
             }
             Reply::Drained => write!(f, "drained"),
+            Reply::Leaving => write!(f, "leaving"),
         }
     }
 }
@@ -76,6 +80,7 @@ impl Reply {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["drained"] => Ok(Reply::Drained),
+            ["leaving"] => Ok(Reply::Leaving),
             ["done", run, "ok"] => Ok(Reply::Done {
                 run: number(run, line)?,
                 succeeded: true,
@@ -112,6 +117,7 @@ mod tests {
         }
         for reply in [
             Reply::Drained,
+            Reply::Leaving,
             Reply::Done {
                 run: 12,
                 succeeded: true,

@@ -404,3 +404,48 @@ fn a_next_run_that_cannot_be_claimed_costs_the_ended_run_nothing() {
     );
     assert_eq!(output_of(&db, "1"), "done");
 }
+
+#[test]
+fn a_parallel_pass_stopped_while_its_workers_hold_orders_ahead_exits_0_and_fails_nothing() {
+    let dir = TempDir::new().unwrap();
+    let db = parallel_database(&dir, 2);
+    cronq(&db, START)
+        .args(["settings", "shutdown_grace", "0"])
+        .assert()
+        .success();
+    let started = dir.path().join("started");
+    let command = format!("echo $CRONQ_RUN_ID >> {}; sleep 30", started.display());
+    cronq(&db, START)
+        .args(["add", "slow", "--", &command])
+        .assert()
+        .success();
+    // Six runs and a portion of 15: each worker is handed its next order ahead.
+    for _ in 0..6 {
+        cronq(&db, START)
+            .args(["enqueue", "slow"])
+            .assert()
+            .success();
+    }
+    let pass = std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--now", &rfc3339(START), "run"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("both workers' first runs to start", || {
+        std::fs::read_to_string(&started).is_ok_and(|s| s.lines().count() == 2)
+    });
+    unsafe { libc::kill(pass.id() as i32, libc::SIGTERM) };
+    let out = pass.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The two runs were stopped and queued again; the orders handed ahead were never
+    // carried out, and none of that is a failure.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("ended before it answered"), "{stderr}");
+    let runs = all_runs(&db);
+    assert!(runs.iter().all(|r| r["status"] == "pending"), "{runs:#?}");
+    let lines = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(lines.lines().count(), 2, "no run started after the stop");
+}

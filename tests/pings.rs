@@ -581,3 +581,45 @@ fn a_pass_stops_retrying_at_the_first_failure() {
     let tries = |id| show(&db, id)["pings"][1]["tries"].as_i64().unwrap();
     assert_eq!((tries(first), tries(second)), (1, 0));
 }
+
+/// The end ping of a run is sent before the next run is claimed: a pass stopped while it
+/// waits for that ping starts nothing more, and the next run stays pending, unclaimed.
+#[test]
+fn a_pass_stopped_during_an_end_ping_starts_no_next_run() {
+    let server = Server::start(Mode::Silent);
+    let db = TestDb::new(Backend::Sqlite);
+    let started = db.dir.path().join("started");
+    let command = format!("echo $CRONQ_RUN_ID >> {}", started.display());
+    ok(
+        &db,
+        START,
+        &["add", "j", "--ping", &server.url(), "--", &command],
+    );
+    let first = enqueue(&db, "j");
+    let second = enqueue(&db, "j");
+    let pass = std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env("CRONQ_TEST_PING_TIMEOUT_MS", TIMEOUT_MS.to_string())
+        .arg("--db")
+        .arg(db.arg())
+        .args(["--now", &common::rfc3339(START), "run"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for("the first run's job", || started.exists());
+    // The job is done at once; the pass now waits up to the 1.5 s ping timeout.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill has no memory effects; the pass is this test's own child.
+    unsafe { libc::kill(pass.id() as i32, libc::SIGTERM) };
+    let out = pass.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(show(&db, first)["status"], "success");
+    let next = show(&db, second);
+    assert_eq!(next["status"], "pending", "{next:#}");
+    assert_eq!(next["started_at"], Value::Null, "{next:#}");
+    let lines = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(lines.lines().count(), 1, "no run started after the stop");
+}

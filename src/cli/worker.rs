@@ -96,6 +96,8 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
                     return Ok(None);
                 }
                 match orders.waiting()? {
+                    // Its parent may have died since the look above, right after it wrote.
+                    Some(Order::Next) if !parent_lives() => Ok(None),
                     Some(Order::Next) => {
                         took_next = true;
                         claim_next(tx, context.clock.now(), &me)
@@ -122,6 +124,9 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
             parent_gone |= !answer(&mut answers, Reply::Drained);
         }
     }
+    // It holds no run: what it was handed and did not answer was not carried out. (A
+    // worker that dies or fails instead is counted by its pass as a failed run.)
+    answer(&mut answers, Reply::Leaving);
     Ok(0)
 }
 
@@ -158,10 +163,11 @@ impl Orders {
         })
     }
 
-    /// The next order, waiting for it; `None` once stdin is closed.
+    /// The next order, waiting for it; `None` once stdin is closed (a last line without
+    /// its newline is no order: its writer died writing it).
     fn wait(&mut self) -> Result<Option<Order>> {
         let mut line = String::new();
-        if self.input.read_line(&mut line)? == 0 {
+        if self.input.read_line(&mut line)? == 0 || !line.ends_with('\n') {
             return Ok(None);
         }
         Ok(Some(Order::parse(line.trim_end()).map_err(usage)?))

@@ -149,6 +149,14 @@ pub fn execute(
                 handed -= 1;
                 drained = true;
             }
+            Ok((index, Some(Reply::Leaving))) => {
+                // It holds no run, and its orders not carried out go back to the portion.
+                let worker = &mut workers[index];
+                worker.alive = false;
+                worker.orders = None;
+                handed -= worker.outstanding as i64;
+                worker.outstanding = 0;
+            }
             Ok((index, None)) => {
                 let worker = &mut workers[index];
                 worker.alive = false;
@@ -212,14 +220,13 @@ fn spawn(base: &mut Command, index: usize, heard: &mpsc::Sender<Heard>) -> Resul
     })
 }
 
-/// Writes one order; false when the worker is gone.
+/// Writes one order, whole in one write (a pipe takes a short write at once, so the
+/// worker never sees half an order); false when the worker is gone.
 fn tell(worker: &mut Worker, order: Order) -> bool {
     let Some(orders) = worker.orders.as_mut() else {
         return false;
     };
-    writeln!(orders, "{order}")
-        .and_then(|()| orders.flush())
-        .is_ok()
+    orders.write_all(format!("{order}\n").as_bytes()).is_ok()
 }
 
 /// The flags that give a worker this process's log level, so `-v` shows the workers'
