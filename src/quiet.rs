@@ -301,17 +301,7 @@ mod tests {
         // Another program's connections, keeping the WAL file, empty, as cronq's do.
         let open = || {
             let conn = rusqlite::Connection::open(&db).unwrap();
-            conn.pragma_update(None, "journal_size_limit", 0).unwrap();
-            let mut on: std::ffi::c_int = 1;
-            // SAFETY: as in the SQLite backend: one int through a pointer that outlives it.
-            unsafe {
-                rusqlite::ffi::sqlite3_file_control(
-                    conn.handle(),
-                    c"main".as_ptr(),
-                    rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
-                    (&mut on as *mut std::ffi::c_int).cast(),
-                );
-            }
+            crate::store::sqlite::keep_wal_files_empty(&conn).unwrap();
             conn
         };
         let conn = open();

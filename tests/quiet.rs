@@ -132,17 +132,7 @@ fn a_run_another_program_writes_into_the_database_is_seen() {
     // Another program, with its connection set up as cronq's are (WAL kept, and emptied
     // on close), writes a pending run behind cronq's back.
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.pragma_update(None, "journal_size_limit", 0).unwrap();
-    let mut keep: std::ffi::c_int = 1;
-    // SAFETY: one int through a pointer that outlives the call, as cronq does.
-    unsafe {
-        rusqlite::ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
-            (&mut keep as *mut std::ffi::c_int).cast(),
-        );
-    }
+    cronq::store::sqlite::keep_wal_files_empty(&conn).unwrap();
     conn.execute(
         "INSERT INTO runs (job, status, due_at, created_at) \
          VALUES ('nightly', 'pending', ?1, ?1)",

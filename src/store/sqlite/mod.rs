@@ -4,7 +4,7 @@
 mod open;
 mod sql;
 
-pub use open::{Database, SCHEMA_VERSION};
+pub use open::{keep_wal_files_empty, Database, SCHEMA_VERSION};
 pub use sql::SQL;
 
 use crate::store::sql::{Conn, Field, Row, Sql, Value};

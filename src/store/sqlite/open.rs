@@ -168,10 +168,7 @@ impl Database {
         }
         // Only now that the file is known to be ours: a refused file must not be left with
         // WAL files beside it.
-        keep_wal_files(&store.conn);
-        // ...but empty: a kept WAL full of old frames costs every later open a third of a
-        // millisecond. The WAL is cut back to nothing whenever it is reset or closed.
-        store.conn.pragma_update(None, "journal_size_limit", 0)?;
+        keep_wal_files_empty(&store.conn)?;
         // Per connection, not stored in the file: WAL makes a crash safe without an fsync per
         // commit; a power cut may lose the last moments, which recovery treats as a crash.
         store.conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -194,8 +191,8 @@ impl Database {
 
     /// `write`, with SQLite's own API for the schema's pragmas. `BEGIN IMMEDIATE` and
     /// `COMMIT` are statements prepared once per connection, like every other: a drain
-    /// runs three transactions per run, and parsing them each time was a sixth of its
-    /// instructions.
+    /// ran three transactions per run when this was measured, and parsing them each time
+    /// was a sixth of its instructions.
     fn write_sqlite<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let failure = describe_failure(&self.path);
         run_cached(&self.conn, "BEGIN IMMEDIATE").with_context(|| failure.clone())?;
@@ -378,10 +375,13 @@ unsafe extern "C" fn after_commit(
     rusqlite::ffi::SQLITE_OK
 }
 
-/// Asks SQLite to keep the `-wal` and `-shm` files when the last connection closes. Every
-/// pass would otherwise create, size and delete both: most of an idle pass's file-system
-/// work. Best effort: without it everything works, only slower.
-fn keep_wal_files(conn: &Connection) {
+/// Asks SQLite to keep the `-wal` and `-shm` files when the last connection closes, but
+/// empty. Every pass would otherwise create, size and delete both: most of an idle pass's
+/// file-system work (keeping them is best effort: without it everything works, only
+/// slower). And a kept WAL full of old frames costs every later open a third of a
+/// millisecond, so the WAL is cut back to nothing whenever it is reset or closed. Public
+/// for the tests that play another program set up as cronq's connections are.
+pub fn keep_wal_files_empty(conn: &Connection) -> rusqlite::Result<()> {
     let mut keep: std::ffi::c_int = 1;
     // SAFETY: the handle is valid for the life of `conn`; SQLITE_FCNTL_PERSIST_WAL reads
     // and writes one int through the pointer, which outlives the call.
@@ -393,6 +393,7 @@ fn keep_wal_files(conn: &Connection) {
             (&mut keep as *mut std::ffi::c_int).cast(),
         );
     }
+    conn.pragma_update(None, "journal_size_limit", 0)
 }
 
 fn describe_failure(path: &Path) -> String {
