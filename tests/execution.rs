@@ -207,13 +207,15 @@ fn parallel_mode_runs_a_portion_at_the_same_time() {
     assert!(all_runs(&db).iter().all(|r| r["status"] == "success"));
 }
 
-/// `cronq run` as a process of its own, for a test to kill.
+/// `cronq run` as a process of its own, for a test to kill, its stderr kept for
+/// `wait_with_output`.
 fn pass_in_background(db: &std::path::Path) -> std::process::Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
         .arg("--db")
         .arg(db)
         .args(["--now", &rfc3339(START), "run"])
         .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -426,14 +428,7 @@ fn a_parallel_pass_stopped_while_its_workers_hold_orders_ahead_exits_0_and_fails
             .assert()
             .success();
     }
-    let pass = std::process::Command::new(assert_cmd::cargo::cargo_bin("cronq"))
-        .arg("--db")
-        .arg(&db)
-        .args(["--now", &rfc3339(START), "run"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pass = pass_in_background(&db);
     wait_for("both workers' first runs to start", || {
         std::fs::read_to_string(&started).is_ok_and(|s| s.lines().count() == 2)
     });
