@@ -386,6 +386,22 @@ fn runners_on_two_hosts_killed_again_and_again_lose_nothing_parallel() {
 }
 
 fn a_job_orphaned_by_a_killed_runner_is_not_started_again_while_it_runs(backend: Backend) {
+    orphaned_job_is_left_alone_while_it_runs(backend, GroupRecord::Kept);
+}
+
+/// On PostgreSQL a run's process group is committed without waiting for the disk, so a
+/// server crash can lose it; the runner can also die before writing it. Recovery then
+/// finds the job's processes by their environment.
+fn a_job_whose_group_was_never_recorded_is_not_started_again_while_it_runs(backend: Backend) {
+    orphaned_job_is_left_alone_while_it_runs(backend, GroupRecord::Lost);
+}
+
+enum GroupRecord {
+    Kept,
+    Lost,
+}
+
+fn orphaned_job_is_left_alone_while_it_runs(backend: Backend, group: GroupRecord) {
     let db = TestDb::new(backend);
     let host = Host::new("host-a");
     let marker = db.dir.path().join("release");
@@ -411,6 +427,9 @@ fn a_job_orphaned_by_a_killed_runner_is_not_started_again_while_it_runs(backend:
     }
     runner.kill().unwrap();
     runner.wait().unwrap();
+    if let GroupRecord::Lost = group {
+        db.execute("UPDATE runs SET pgid = NULL, pgid_started = NULL");
+    }
 
     // The runner is dead but its job is not: passes leave the run alone.
     for minute in 1..4 {
@@ -450,4 +469,5 @@ on_both_backends!(
     parallel_runners_killed_again_and_again_lose_nothing,
     sequential_runners_killed_again_and_again_lose_nothing,
     a_job_orphaned_by_a_killed_runner_is_not_started_again_while_it_runs,
+    a_job_whose_group_was_never_recorded_is_not_started_again_while_it_runs,
 );

@@ -1220,6 +1220,44 @@ mod postgres_only {
     }
 
     #[test]
+    fn the_process_group_skips_the_wal_flush_but_every_other_commit_still_waits_for_it() {
+        let place = common::postgres::fresh_database();
+        let db = open(&place.url);
+        let id = db
+            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
+            .unwrap();
+        let (_, claim) = db
+            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Later))
+            .unwrap()
+            .unwrap();
+        let setting = |db: &postgres::Database| {
+            db.conn()
+                .query_one("SELECT current_setting('synchronous_commit')", &[])
+                .unwrap()
+                .text(0)
+                .unwrap()
+        };
+        assert_eq!(setting(&db), "on");
+        assert!(db
+            .write_one(|tx| runs::set_group(tx, &claim, 4321, Some(7)))
+            .unwrap());
+        // The setting lasted for the group's own statement only: a result, a claim or a
+        // slot committed next on this connection waits for the flush as before.
+        assert_eq!(setting(&db), "on");
+        db.write(|tx| {
+            assert_eq!(
+                tx.query_one("SELECT current_setting('synchronous_commit')", &[])?
+                    .text(0)?,
+                "on"
+            );
+            Ok(())
+        })
+        .unwrap();
+        let running = runs::running(db.conn(), 3600).unwrap();
+        assert_eq!(running[0].pgid, Some(4321));
+    }
+
+    #[test]
     fn a_handled_statement_error_still_fails_the_write() {
         let place = common::postgres::fresh_database();
         let db = open(&place.url);
