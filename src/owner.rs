@@ -95,17 +95,25 @@ pub fn group_alive(pgid: i64, leader_started: Option<i64>) -> bool {
     }
 }
 
-/// Processes whose environment says they belong to run `id` (`CRONQ_RUN_ID`). Only
-/// used when a runner died before it could record the job's process group.
-pub fn processes_of_run(id: i64) -> impl Iterator<Item = i64> {
-    let needle = format!("CRONQ_RUN_ID={id}");
+/// Processes whose environment says they belong to `run`'s attempt (`CRONQ_RUN_ID`,
+/// `CRONQ_JOB` and `CRONQ_ATTEMPT` all match: another database on this machine may have a
+/// run of the same number running). Only used when the job's process group was never
+/// recorded (its runner died right after the spawn, or the database lost the record).
+pub fn processes_of_run(run: &RunningRun) -> impl Iterator<Item = i64> {
+    let wanted = [
+        format!("CRONQ_RUN_ID={}", run.id),
+        format!("CRONQ_JOB={}", run.job),
+        format!("CRONQ_ATTEMPT={}", run.claim.attempt),
+    ];
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i64>().ok())
         .filter(move |pid| {
-            fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+            fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+                wanted.iter().all(|w| vars.contains(&w.as_bytes()))
+            })
         })
 }
 
@@ -142,9 +150,9 @@ pub fn liveness(run: &RunningRun, here: &Owner) -> Liveness {
     };
     let job_alive = match run.pgid {
         Some(pgid) => group_alive(pgid, run.pgid_started),
-        // Started but its group never recorded: the runner died right after spawning.
-        // Look for the job's processes by the run id in their environment.
-        None => run.started_at.is_some() && processes_of_run(run.id).next().is_some(),
+        // Started but its group never recorded: the runner died right after spawning, or
+        // the database lost the record. Look for the job's processes by their environment.
+        None => run.started_at.is_some() && processes_of_run(run).next().is_some(),
     };
     Liveness {
         same_boot,

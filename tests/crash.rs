@@ -412,8 +412,21 @@ fn orphaned_job_is_left_alone_while_it_runs(backend: Backend, group: GroupRecord
         log = log.display(),
         marker = marker.display()
     );
-    host.ok(&db, START, &["add", "waiter", "--", &command]);
-    host.ok(&db, START, &["enqueue", "waiter"]);
+    // Named apart: the tests run at once, and recovery recognises a job whose group was
+    // never recorded by its run's number, job and attempt in its environment.
+    let name = format!(
+        "waiter-{}-{}",
+        match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        },
+        match group {
+            GroupRecord::Kept => "kept",
+            GroupRecord::Lost => "lost",
+        }
+    );
+    host.ok(&db, START, &["add", &name, "--", &command]);
+    host.ok(&db, START, &["enqueue", &name]);
     let mut runner = host
         .command(&db.arg(), START, &["run"])
         .stdout(Stdio::null())
