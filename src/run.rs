@@ -67,6 +67,9 @@ fn claim_check_every() -> Duration {
 ///
 /// `then` runs in the transaction that records the result, after the record: a drain
 /// claims its next run there, so that a run costs one commit after its job, not two.
+/// That transaction is a fenced write (`Store::write_fenced`: on PostgreSQL, without the
+/// lock of all writes), so `then` may only claim (`runs::claim_next`) or write through a
+/// claim's fence.
 /// What `then` gives comes back beside the ending. Should that transaction fail, the
 /// result is recorded in one of its own, so that nothing `then` does can cost a result;
 /// the first failure is then what comes back in place of `then`'s value. A job with a
@@ -96,13 +99,13 @@ pub fn carry_out<T>(
         // The end ping goes once the result is committed (a ping never delays nor fails
         // the record) and may take seconds: what `then` claims is claimed after it, so
         // that no run is marked started while it waits, nor through a shutdown meanwhile.
-        let ending = store.write(settle)?;
+        let ending = store.write_fenced(settle)?;
         crate::ping::finish(store, ping, &outcome, &ending, now);
-        return Ok((ending, store.write(then)));
+        return Ok((ending, store.write_fenced(then)));
     }
-    let (ending, then) = match store.write(|tx| Ok((settle(tx)?, then(tx)?))) {
+    let (ending, then) = match store.write_fenced(|tx| Ok((settle(tx)?, then(tx)?))) {
         Ok((ending, value)) => (ending, Ok(value)),
-        Err(failed) => (store.write(settle)?, Err(failed)),
+        Err(failed) => (store.write_fenced(settle)?, Err(failed)),
     };
     Ok((ending, then))
 }

@@ -149,6 +149,7 @@ contract!(
     output_keeps_every_byte_value,
     runs_are_listed_counted_and_deleted_by_job,
     failing_jobs_are_those_whose_last_result_failed,
+    a_last_result_in_the_same_second_with_the_same_status_is_not_written_again,
     settings_are_set_and_loaded,
     the_outlook_answers_the_idle_pass,
     cleanup_deletes_old_finished_runs_and_keeps_the_newest,
@@ -757,6 +758,36 @@ fn failing_jobs_are_those_whose_last_result_failed(place: &Place) {
     assert_eq!(jobs::failing(db.conn()).unwrap().len(), 1);
 }
 
+fn a_last_result_in_the_same_second_with_the_same_status_is_not_written_again(place: &Place) {
+    let db = place.open();
+    db.write(|tx| jobs::insert(tx, &command_job("j", None), NOW))
+        .unwrap();
+    let last = |db: &Db| {
+        let j = jobs::get(db.conn(), "j").unwrap().unwrap();
+        (j.last_status, j.last_finished_at, j.last_host)
+    };
+    let record = |status: &str, at: i64, host: &str| {
+        db.write(|tx| jobs::record_last_result(tx, "j", status, at, Some(host)))
+            .unwrap()
+    };
+    let expect = |status: &str, at: i64, host: &str| {
+        (Some(status.to_string()), Some(at), Some(host.to_string()))
+    };
+    record("success", NOW, "h1");
+    assert_eq!(last(&db), expect("success", NOW, "h1"));
+    // Another host's success in the same second: the row stays as it is.
+    record("success", NOW, "h2");
+    assert_eq!(last(&db), expect("success", NOW, "h1"));
+    // A failure in that second, a success the next: each is written.
+    record("failed", NOW, "h2");
+    assert_eq!(last(&db), expect("failed", NOW, "h2"));
+    record("success", NOW + 1, "h2");
+    assert_eq!(last(&db), expect("success", NOW + 1, "h2"));
+    // An earlier second is written too (a clock stepped back).
+    record("success", NOW - 60, "h1");
+    assert_eq!(last(&db), expect("success", NOW - 60, "h1"));
+}
+
 fn settings_are_set_and_loaded(place: &Place) {
     let db = place.open();
     assert_eq!(settings::load(db.conn()).unwrap(), Default::default());
@@ -1035,7 +1066,7 @@ mod postgres_only {
     }
 
     #[test]
-    fn two_connections_claim_every_one_of_200_runs_exactly_once() {
+    fn three_connections_claim_every_one_of_200_runs_exactly_once() {
         let place = common::postgres::fresh_database();
         let db = open(&place.url);
         db.write(|tx| {
@@ -1045,8 +1076,8 @@ mod postgres_only {
             Ok(())
         })
         .unwrap();
-        let start = Arc::new(Barrier::new(2));
-        let claimers: Vec<_> = (0..2)
+        let start = Arc::new(Barrier::new(3));
+        let claimers: Vec<_> = (0..3)
             .map(|n| {
                 let url = place.url.clone();
                 let start = start.clone();
@@ -1054,12 +1085,16 @@ mod postgres_only {
                     let db = open(&url);
                     start.wait();
                     let mut claimed = Vec::new();
-                    while let Some((run, claim)) = db
-                        .write(|tx| {
-                            runs::claim_next(tx, NOW, &owner(n), Start::Now { since_boot: 1 })
-                        })
-                        .unwrap()
-                    {
+                    // One claims as planning does, under the lock of all writes; the
+                    // others as drains do, each in a fenced write.
+                    let claim = |tx: &dyn Conn| {
+                        runs::claim_next(tx, NOW, &owner(n), Start::Now { since_boot: 1 })
+                    };
+                    let next = || match n {
+                        0 => db.write(claim),
+                        _ => db.write_fenced(claim),
+                    };
+                    while let Some((run, claim)) = next().unwrap() {
                         assert_eq!(claim.run, run.id);
                         claimed.push(run.id);
                     }
@@ -1081,6 +1116,63 @@ mod postgres_only {
             runs::counts(db.conn()).unwrap(),
             [("running".to_string(), 200)]
         );
+    }
+
+    #[test]
+    fn a_fenced_write_neither_waits_for_the_lock_of_all_writes_nor_for_a_run_another_holds() {
+        let place = common::postgres::fresh_database();
+        let db = open(&place.url);
+        let (first, second) = db
+            .write(|tx| {
+                Ok((
+                    runs::insert_request(tx, &request("j", NOW, 5), NOW)?,
+                    runs::insert_request(tx, &request("j", NOW, 0), NOW)?,
+                ))
+            })
+            .unwrap();
+        // Another host holds cronq's lock of all writes and the first run's row (as an
+        // operator's cancel does) until the fenced write has claimed: were the claim to
+        // wait for either, the two would wait for each other until the 30 s lock timeout.
+        let inside = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        let holder = {
+            let (url, inside, release) = (place.url.clone(), inside.clone(), release.clone());
+            thread::spawn(move || {
+                open(&url)
+                    .write(|tx| {
+                        tx.query(
+                            "SELECT id FROM runs WHERE id = $1 FOR UPDATE",
+                            &[Value::Int(first)],
+                        )?;
+                        inside.wait();
+                        release.wait();
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        inside.wait();
+        let began = Instant::now();
+        let claimed = db
+            .write_fenced(|tx| runs::claim_next(tx, NOW, &owner(1), Start::Now { since_boot: 1 }));
+        let waited = began.elapsed();
+        release.wait();
+        holder.join().unwrap();
+        let (run, _) = claimed.unwrap().expect("the second run was free to claim");
+        assert_eq!(
+            run.id, second,
+            "the run another transaction held was not passed over"
+        );
+        assert!(
+            waited < Duration::from_secs(10),
+            "the claim waited {waited:?}"
+        );
+        // Once free, the passed-over run is claimed by the next look.
+        let (run, _) = db
+            .write_fenced(|tx| runs::claim_next(tx, NOW, &owner(1), Start::Later))
+            .unwrap()
+            .unwrap();
+        assert_eq!(run.id, first);
     }
 
     #[test]

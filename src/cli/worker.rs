@@ -60,7 +60,7 @@ pub fn execute(_args: Args, context: &Context) -> Result<u8> {
                 }
                 let now = context.clock.now();
                 let taken = match order {
-                    Order::Next => store.write(|tx| claim_next(tx, now, &me))?,
+                    Order::Next => store.write_fenced(|tx| claim_next(tx, now, &me))?,
                     Order::Start { run, token } => start_claimed(&mut store, run, token, &me, now)?,
                 };
                 match (taken, order) {

@@ -235,8 +235,10 @@ pub fn advance(
     Ok(())
 }
 
-/// Remembers the newest finished run's status, for `cronq jobs`.
-/// Remembers, with the host that ran it (`None` for a run nobody ran).
+/// Remembers the newest finished run's status, for `cronq jobs`, with the host that ran
+/// it (`None` for a run nobody ran). Of runs that end in the same second with the same
+/// status, the first recorded stays: the row is not written again (on PostgreSQL, hosts
+/// draining one job would otherwise wait for each other on it at every run).
 pub fn record_last_result(
     db: &dyn Conn,
     name: &str,

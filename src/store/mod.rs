@@ -97,6 +97,18 @@ impl Store {
         }
     }
 
+    /// Runs `work` in one transaction whose writes are each fenced by a run's claim (a
+    /// result) and whose claims skip rows other transactions hold (`runs::claim_next`):
+    /// on PostgreSQL without cronq's lock of all writes, so that hosts recording results
+    /// and claiming their next runs do not queue behind each other's commits; on SQLite
+    /// as `write`. Nothing in it may decide from what it read but through such a fence.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.write_fenced(work),
+            Backend::Postgres(db) => db.write_fenced(work),
+        }
+    }
+
     /// Runs `work`, one statement that writes a single row fenced by a claim and reads
     /// nothing to decide (a run's process group), as a write of its own: on PostgreSQL
     /// committed on its own, without cronq's lock of all writes, so that it neither waits

@@ -180,7 +180,10 @@ pub enum Start {
 
 /// Claims the first due pending run (higher priority first, then earlier due time, then
 /// lower id) for `owner`. Runs are claimed one at a time, just before they start: a run
-/// waiting behind others stays pending, visible and takeable by another invocation.
+/// waiting behind others stays pending, visible and takeable by another invocation. On
+/// PostgreSQL a run that another transaction holds at that moment (another host claims
+/// it, or an operator cancels it) is passed over for the next, never waited for; it may
+/// run after a later one of equal rank.
 pub fn claim_next(
     db: &dyn Conn,
     now: Timestamp,

@@ -199,7 +199,9 @@ pub struct Sql {
     pub next_due_run: &'static str,
     pub claim: &'static str,
     /// The claim of the first due run in one statement, where a statement is a round trip
-    /// (PostgreSQL); `None` where `next_due_run` then `claim` cost nothing more (SQLite).
+    /// and writers may claim at once (PostgreSQL: it skips the rows other transactions
+    /// hold, `Store::write_fenced`); `None` where `next_due_run` then `claim` cost nothing
+    /// more and one writer at a time claims (SQLite).
     pub claim_next: Option<&'static str>,
     pub start: &'static str,
     pub claim_state: &'static str,

@@ -75,20 +75,31 @@ macro_rules! lock_key {
     };
 }
 
-/// How every write transaction starts, in one round trip. READ COMMITTED whatever the
-/// server's default: each statement then sees what the previous lock holder committed;
-/// a snapshot taken before the lock was granted would not. The lock is the first statement
-/// that reads or writes anything; the two `SET LOCAL`s before it bound the transaction:
+/// How every write transaction begins, in one round trip. READ COMMITTED whatever the
+/// server's default: each statement then sees what the previous lock holder committed.
+/// The two `SET LOCAL`s bound the transaction:
 /// - `lock_timeout`: a write waits at most 30 s for another host's write transaction, as
 ///   SQLite's busy handler waits about 30 s;
 /// - `idle_in_transaction_session_timeout`: a write transaction left idle for 20 s (its
 ///   process stopped: SIGSTOP, a frozen cgroup, a swap storm) is ended by the server,
-///   which releases the lock for the others. cronq does no slow work inside a write.
+///   which releases its locks for the others. cronq does no slow work inside a write.
+///
+/// A fenced write (`Database::write_fenced`) begins so; every other write then takes
+/// cronq's advisory lock, as the first statement that reads or writes anything: a
+/// snapshot taken before the lock was granted would miss what the last holder committed.
+macro_rules! begin_fenced {
+    () => {
+        concat!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; ",
+            "SET LOCAL lock_timeout = '30s'; ",
+            "SET LOCAL idle_in_transaction_session_timeout = '20s'"
+        )
+    };
+}
+const BEGIN_FENCED: &str = begin_fenced!();
 const BEGIN: &str = concat!(
-    "BEGIN ISOLATION LEVEL READ COMMITTED; ",
-    "SET LOCAL lock_timeout = '30s'; ",
-    "SET LOCAL idle_in_transaction_session_timeout = '20s'; ",
-    "SELECT pg_advisory_xact_lock(",
+    begin_fenced!(),
+    "; SELECT pg_advisory_xact_lock(",
     lock_key!(),
     ")"
 );
@@ -138,7 +149,19 @@ impl Database {
     /// serialises them on one. Commits only when `work` and all its statements succeed;
     /// rolls back otherwise (also when `work` panics).
     pub fn write<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
-        self.transaction(|| work(&self.conn))
+        self.transaction(BEGIN, || work(&self.conn))
+    }
+
+    /// Runs `work` in one transaction without cronq's advisory lock: a run's result and
+    /// the claim of the next run (`Store::write_fenced`). Each of its writes is fenced by
+    /// a run's claim, and the row's own lock orders it against any other write of that
+    /// run (at READ COMMITTED a statement that waited for the row checks its fence again
+    /// against what the other committed); its claims skip the rows other transactions
+    /// hold (`claim_next`'s `FOR UPDATE SKIP LOCKED`). Two hosts draining runs then wait
+    /// for each other only where they write the same row, a job's last result, and no
+    /// longer through each other's whole transaction and its WAL flush.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        self.transaction(BEGIN_FENCED, || work(&self.conn))
     }
 
     /// Runs `work`, one statement that writes a single row fenced by a claim and reads
@@ -192,7 +215,7 @@ impl Database {
         self.conn.is_closed()
     }
 
-    fn transaction<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    fn transaction<T>(&self, begin: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
         if self.writing.replace(true) {
             bail!(
                 "a write transaction is already open on this connection, and writes cannot \
@@ -204,7 +227,7 @@ impl Database {
             done: false,
         };
         self.conn.failed_statement.set(false);
-        self.conn.batch(BEGIN).map_err(|e| {
+        self.conn.batch(begin).map_err(|e| {
             if PgError::code_of(&e) == Some(LOCK_NOT_AVAILABLE) {
                 e.context(format!(
                     "another cronq held the write lock of {} for 30 s; try again (a pass \
@@ -271,7 +294,7 @@ impl Database {
     /// pass is writing waits for it.
     fn migrate(&self) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(|| {
+        self.transaction(BEGIN, || {
             let rows = self.conn.query("SELECT version FROM cronq_schema", &[])?;
             let mut version = self.one_version(rows)?;
             while (FIRST_VERSION..SCHEMA_VERSION).contains(&version) {
@@ -293,7 +316,7 @@ impl Database {
     /// then only the version is checked.
     fn create_schema(&self, now: Timestamp) -> Result<()> {
         let shown = self.conn.shown.clone();
-        self.transaction(|| {
+        self.transaction(BEGIN, || {
             let found = self.conn.query_one(
                 "SELECT to_regclass('cronq_schema') IS NOT NULL, to_regclass('jobs') IS NOT \
                  NULL, to_regclass('runs') IS NOT NULL, to_regclass('settings') IS NOT NULL",

@@ -40,8 +40,11 @@ pub static SQL: Sql = Sql {
         last_slot = $11, next_slot = $12, env = $13, tz = $14 WHERE id = $1",
     delete_job: "DELETE FROM jobs WHERE id = $1",
     advance_job: "UPDATE jobs SET last_slot = $2, next_slot = $3 WHERE id = $1",
+    // Not written again for a run that ends in the same second as the last with the
+    // same status: hosts draining one job then rarely wait for each other on its row.
     record_last_result: "UPDATE jobs SET last_status = $2, last_finished_at = $3, last_host = $4 \
-        WHERE name = $1",
+        WHERE name = $1 \
+        AND (last_finished_at, last_status) IS DISTINCT FROM ($3::bigint, $2::text)",
     failing_jobs: "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' \
         ORDER BY name",
     next_slots: "SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL \
@@ -70,7 +73,8 @@ pub static SQL: Sql = Sql {
          owner_pid = $7, owner_started = $8, pgid = NULL, pgid_started = NULL, \
          stop_requested = NULL \
          WHERE id = (SELECT id FROM runs WHERE status = 'pending' AND due_at <= $1 \
-         ORDER BY priority DESC, due_at, id LIMIT 1) AND status = 'pending' RETURNING ",
+         ORDER BY priority DESC, due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         AND status = 'pending' RETURNING ",
         run_columns!(),
         ", claim"
     )),
@@ -114,12 +118,14 @@ pub static SQL: Sql = Sql {
         WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
         AND stop_requested IS NULL",
     // The same condition as finish_and_retry's, in the same transaction before it: an
-    // attempt is kept exactly when its run is put back for the next one.
+    // attempt is kept exactly when its run is put back for the next one. `FOR UPDATE`
+    // holds the row from here to the commit, so that an operator's stop cannot come
+    // between the two (a result is written without cronq's lock: `write_fenced`).
     record_attempt: "INSERT INTO attempts (run_id, attempt, host, started_at, finished_at, \
         duration_ms, exit_code, error, output) \
         SELECT id, attempt, owner_host, started_at, $4::bigint, $5::bigint, $6::bigint, $7::text, $8::bytea \
         FROM runs WHERE id = $1 AND claim = $2 AND attempt = $3 AND status = 'running' \
-        AND stop_requested IS NULL \
+        AND stop_requested IS NULL FOR UPDATE \
         ON CONFLICT (run_id, attempt) DO NOTHING",
     attempts_of: "SELECT attempt, host, started_at, finished_at, duration_ms, exit_code, error, \
         output FROM attempts WHERE run_id = $1 ORDER BY attempt",

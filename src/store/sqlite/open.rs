@@ -189,6 +189,11 @@ impl Database {
         self.write(work)
     }
 
+    /// `write`: SQLite has one writer at a time whatever the write. `Store::write_fenced`.
+    pub fn write_fenced<T>(&self, work: impl FnOnce(&dyn Conn) -> Result<T>) -> Result<T> {
+        self.write(work)
+    }
+
     /// `write`, with SQLite's own API for the schema's pragmas. `BEGIN IMMEDIATE` and
     /// `COMMIT` are statements prepared once per connection, like every other: a drain
     /// ran three transactions per run when this was measured, and parsing them each time

@@ -38,7 +38,7 @@ pub static SQL: Sql = Sql {
     delete_job: "DELETE FROM jobs WHERE id = ?1",
     advance_job: "UPDATE jobs SET last_slot = ?2, next_slot = ?3 WHERE id = ?1",
     record_last_result: "UPDATE jobs SET last_status = ?2, last_finished_at = ?3, last_host = ?4 \
-        WHERE name = ?1",
+        WHERE name = ?1 AND NOT (last_finished_at IS ?3 AND last_status IS ?2)",
     failing_jobs: "SELECT name, last_finished_at FROM jobs WHERE last_status = 'failed' \
         ORDER BY name",
     next_slots: "SELECT name, next_slot FROM jobs WHERE next_slot IS NOT NULL \
