@@ -128,20 +128,27 @@ pub fn retry(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<i64> {
 /// Ends the pending run `id` without running it: recorded `skipped`, with the reason
 /// "canceled by BY" (`by` says who: "an operator (command line)").
 pub fn cancel(tx: &dyn Conn, id: i64, by: &str, now: Timestamp) -> Result<()> {
-    let run = existing(tx, id)?;
-    if run.status != RunStatus::Pending {
-        return Err(usage(format!(
-            "run {id} {}; only a pending run can be canceled{}",
-            state(run.status),
-            if run.status == RunStatus::Running {
-                " (stop a running one instead)"
-            } else {
-                ""
-            }
-        )));
+    let reason = format!("canceled by {by}");
+    for _ in 0..CHANGED_TRIES {
+        let run = existing(tx, id)?;
+        if run.status != RunStatus::Pending {
+            return Err(usage(format!(
+                "run {id} {}; only a pending run can be canceled{}",
+                state(run.status),
+                if run.status == RunStatus::Running {
+                    " (stop a running one instead)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if runs::cancel_pending(tx, id, &reason, now)? {
+            return Ok(());
+        }
+        // Claimed between the read and the write: on PostgreSQL a drain claims without
+        // waiting for this write's lock. Say what the run is now.
     }
-    runs::cancel_pending(tx, id, &format!("canceled by {by}"), now)?;
-    Ok(())
+    Err(changed(id))
 }
 
 /// Asks the host that runs the running run `id` to stop it. Its runner sees the request
@@ -149,20 +156,38 @@ pub fn cancel(tx: &dyn Conn, id: i64, by: &str, now: Timestamp) -> Result<()> {
 /// retry; when the runner is gone, recovery ends the run the same way
 /// (docs/recovery.md). Asking twice is not an error.
 pub fn stop(tx: &dyn Conn, id: i64, now: Timestamp) -> Result<()> {
-    let run = existing(tx, id)?;
-    if run.status != RunStatus::Running {
-        return Err(usage(format!(
-            "run {id} {}; only a running run can be stopped{}",
-            state(run.status),
-            if run.status == RunStatus::Pending {
-                " (cancel a pending one instead)"
-            } else {
-                ""
-            }
-        )));
+    for _ in 0..CHANGED_TRIES {
+        let run = existing(tx, id)?;
+        if run.status != RunStatus::Running {
+            return Err(usage(format!(
+                "run {id} {}; only a running run can be stopped{}",
+                state(run.status),
+                if run.status == RunStatus::Pending {
+                    " (cancel a pending one instead)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if runs::request_stop(tx, id, now)? {
+            return Ok(());
+        }
+        // Asked before (not an error), or its result (or a retry) was recorded between the
+        // read and the write: on PostgreSQL a runner records without waiting for this
+        // write's lock. Then say what the run is now.
+        let now_running = existing(tx, id)?.status == RunStatus::Running;
+        if now_running && runs::stop_requested_of(tx, id)?.is_some() {
+            return Ok(());
+        }
     }
-    runs::request_stop(tx, id, now)?;
-    Ok(())
+    Err(changed(id))
+}
+
+/// How many times `cancel` and `stop` read a run again that changed under them.
+const CHANGED_TRIES: usize = 3;
+
+fn changed(id: i64) -> anyhow::Error {
+    anyhow::anyhow!("run {id} changed again and again while this command looked at it; try again")
 }
 
 /// What a refusal says of a run in `status`: "run 7 succeeded", "run 7 is pending".

@@ -1175,6 +1175,117 @@ mod postgres_only {
         assert_eq!(run.id, first);
     }
 
+    /// Waits until a statement of another connection to this database waits for a lock.
+    fn until_another_waits_for_a_lock(db: &postgres::Database) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let waiting = db
+                .conn()
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .int(0)
+                .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no statement ever waited for a lock"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Runs `hold` in a fenced write on a connection of its own, and `act` in a locked
+    /// write on another once `hold` has written; `hold` commits once `act` waits for a
+    /// row it wrote. What `act` gave back.
+    fn act_while_a_fenced_write_holds_the_row<T: Send + 'static>(
+        url: &str,
+        hold: impl FnOnce(&dyn Conn) -> Result<()> + Send + 'static,
+        act: impl FnOnce(&dyn Conn) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let written = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        let holder = {
+            let (url, written, release) = (url.to_string(), written.clone(), release.clone());
+            thread::spawn(move || {
+                open(&url)
+                    .write_fenced(|tx| {
+                        hold(tx)?;
+                        written.wait();
+                        release.wait();
+                        Ok(())
+                    })
+                    .unwrap()
+            })
+        };
+        written.wait();
+        let actor = {
+            let url = url.to_string();
+            thread::spawn(move || open(&url).write(act))
+        };
+        until_another_waits_for_a_lock(&open(url));
+        release.wait();
+        holder.join().unwrap();
+        actor.join().unwrap()
+    }
+
+    #[test]
+    fn a_cancel_that_waited_for_a_drains_claim_refuses_and_says_the_run_runs() {
+        let place = common::postgres::fresh_database();
+        let db = open(&place.url);
+        let id = db
+            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
+            .unwrap();
+        let refused = act_while_a_fenced_write_holds_the_row(
+            &place.url,
+            |tx| {
+                runs::claim_next(tx, NOW, &owner(1), Start::Later)?.expect("a due run");
+                Ok(())
+            },
+            move |tx| cronq::control::cancel(tx, id, "a test", NOW),
+        )
+        .unwrap_err();
+        assert!(refused.to_string().contains("is running"), "{refused}");
+        let run = runs::get(db.conn(), id).unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Running);
+    }
+
+    #[test]
+    fn a_stop_that_waited_for_a_retry_refuses_and_says_the_run_is_pending() {
+        let place = common::postgres::fresh_database();
+        let db = open(&place.url);
+        let id = db
+            .write(|tx| {
+                let mut retried = request("j", NOW, 0);
+                retried.max_attempts = 2;
+                runs::insert_request(tx, &retried, NOW)
+            })
+            .unwrap();
+        let (_, claim) = db
+            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Now { since_boot: 1 }))
+            .unwrap()
+            .unwrap();
+        let refused = act_while_a_fenced_write_holds_the_row(
+            &place.url,
+            move |tx| {
+                let failed = outcome(RunStatus::Failed, b"no");
+                assert!(runs::finish(tx, &claim, &failed, Some(NOW + 60), NOW)?);
+                Ok(())
+            },
+            move |tx| cronq::control::stop(tx, id, NOW),
+        )
+        .unwrap_err();
+        assert!(refused.to_string().contains("is pending"), "{refused}");
+        let run = runs::get(db.conn(), id).unwrap().unwrap();
+        assert_eq!((run.status, run.attempt), (RunStatus::Pending, 2));
+        assert_eq!(runs::stop_requested_of(db.conn(), id).unwrap(), None);
+    }
+
     #[test]
     fn hosts_opening_a_new_database_together_create_it_once() {
         let place = common::postgres::fresh_database();
