@@ -117,6 +117,28 @@ pub fn processes_of_run(run: &RunningRun) -> impl Iterator<Item = i64> {
         })
 }
 
+/// Kills what is left of `run`'s job on this host: its recorded process group, or, when
+/// none was recorded, the groups of the processes `processes_of_run` finds (never the
+/// caller's own group: a job may run cronq itself).
+pub fn kill_job(run: &RunningRun) {
+    if let Some(pgid) = run.pgid {
+        crate::exec::signal_group(pgid as i32, libc::SIGKILL);
+        return;
+    }
+    // SAFETY: getpgid has no memory effects; a pid that is gone yields -1.
+    let own = unsafe { libc::getpgid(0) };
+    for pid in processes_of_run(run) {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            continue;
+        };
+        // SAFETY: as above.
+        let group = unsafe { libc::getpgid(pid) };
+        if group > 0 && group != own {
+            crate::exec::signal_group(group, libc::SIGKILL);
+        }
+    }
+}
+
 /// `CRONQ_HOST_ID`, else `/etc/machine-id`, else the host name.
 pub fn host_id() -> String {
     std::env::var("CRONQ_HOST_ID")
@@ -181,6 +203,92 @@ mod tests {
     }
 
     use super::*;
+    use crate::store::runs::Claim;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    fn unrecorded(id: i64, job: &str, attempt: i64) -> RunningRun {
+        RunningRun {
+            id,
+            job: job.to_string(),
+            claimed_at: Some(1),
+            started_at: Some(1),
+            started_boot: Some(1),
+            timeout: 1,
+            owner_host: None,
+            owner_boot_id: None,
+            owner_pid: None,
+            owner_started: None,
+            pgid: None,
+            pgid_started: None,
+            claim: Claim {
+                run: id,
+                token: 1,
+                attempt,
+            },
+            stop_requested: None,
+        }
+    }
+
+    #[test]
+    fn a_job_whose_group_was_never_recorded_is_found_and_killed_by_its_environment() {
+        // A number no other test's job has; a job of the same number but another name
+        // or attempt (another database's) is left alone.
+        let id = 900_000_000 + i64::from(std::process::id());
+        let job = |name: &str, attempt: &str| {
+            Command::new("sh")
+                .args(["-c", "sleep 60 & wait"])
+                .env("CRONQ_RUN_ID", id.to_string())
+                .env("CRONQ_JOB", name)
+                .env("CRONQ_ATTEMPT", attempt)
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut ours = job("nightly", "2");
+        let other_job = job("hourly", "2");
+        let other_attempt = job("nightly", "1");
+        let run = unrecorded(id, "nightly", 2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while processes_of_run(&run).count() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job's sleep never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        kill_job(&run);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let ended = loop {
+            if let Some(ended) = ours.try_wait().unwrap() {
+                break ended;
+            }
+            if std::time::Instant::now() > deadline {
+                ours.kill().unwrap();
+                panic!("the job was not killed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(ended.signal(), Some(libc::SIGKILL));
+        for mut other in [other_job, other_attempt] {
+            assert!(
+                other.try_wait().unwrap().is_none(),
+                "another run's job was killed"
+            );
+            other.kill().unwrap();
+            other.wait().unwrap();
+        }
+        // Its sleep, in the same group, is gone too.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while processes_of_run(&run).next().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a process of the job lives on"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 
     #[test]
     fn a_start_time_told_from_the_boot_clock_is_the_one_proc_shows() {

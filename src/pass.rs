@@ -272,8 +272,8 @@ fn recover_stale(store: &mut Store, now: Timestamp, settings: &Settings) -> Resu
                     }
                 }
                 Decision::Fail { reason, kill } => {
-                    if let (true, Some(pgid)) = (kill, stale.pgid) {
-                        crate::exec::signal_group(pgid as i32, libc::SIGKILL);
+                    if kill {
+                        owner::kill_job(&stale);
                     }
                     if let Some((run, ending)) = run::fail_stale(tx, &stale, reason, now)? {
                         log::warn!("{} (recovered)", run::describe(&run, &ending));
