@@ -99,7 +99,11 @@ pub fn carry_out<T>(
         // The end ping goes once the result is committed (a ping never delays nor fails
         // the record) and may take seconds: what `then` claims is claimed after it, so
         // that no run is marked started while it waits, nor through a shutdown meanwhile.
-        let ending = store.write_fenced(settle)?;
+        // Tried twice, as the result below: on PostgreSQL a deadlock with recovery's write
+        // (which PostgreSQL ends by failing one of the two) can fail the first.
+        let ending = store
+            .write_fenced(settle)
+            .or_else(|_| store.write_fenced(settle))?;
         crate::ping::finish(store, ping, &outcome, &ending, now);
         return Ok((ending, store.write_fenced(then)));
     }

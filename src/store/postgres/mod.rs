@@ -1,7 +1,8 @@
 //! The PostgreSQL backend: one database that several hosts share. `open` connects
 //! (`connect`, with TLS from `tls` and passwords from `pgpass`) and creates the schema on
 //! first use; `sql` has the text of every statement. Writers are serialised across hosts
-//! by a transaction-scoped advisory lock (`Database::write`), and "now" is the server's
+//! by a transaction-scoped advisory lock (`Database::write`), but for a run's result and
+//! the next claim, which each run's claim fences (`Database::write_fenced`); "now" is the server's
 //! clock (`Database::server_time`), so hosts whose clocks disagree still agree on it.
 
 mod connect;

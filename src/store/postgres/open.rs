@@ -1,7 +1,8 @@
 //! Opening a cronq database on PostgreSQL: connect, check the schema version (one round
 //! trip when the schema exists), or create the schema and the built-in jobs on first use,
 //! under cronq's advisory lock so that hosts opening a new database together create it
-//! once. Writes are transactions serialised across hosts by the same lock.
+//! once. Writes are transactions serialised across hosts by the same lock, but for a
+//! run's result and the next claim, fenced by the run's claim instead (`write_fenced`).
 
 use super::connect;
 use super::{Connection, PgError};

@@ -1,9 +1,11 @@
 //! PostgreSQL's text for every statement (see `store::sql::Sql`): the same parameters
-//! (`$1` for SQLite's `?1`) and the same columns in the same order as SQLite's. Every
-//! read-then-write runs in a transaction whose first statement takes cronq's advisory
-//! lock (`Database::write`), which serialises writers across hosts as `BEGIN IMMEDIATE`
-//! does on one: a pending run is claimed by the first of two invocations, and the second
-//! finds it running. Parameters whose type PostgreSQL cannot infer are cast.
+//! (`$1` for SQLite's `?1`) and the same columns in the same order as SQLite's. Planning,
+//! recovery and operators' writes run in a transaction whose first statement takes
+//! cronq's advisory lock (`Database::write`), which serialises them across hosts as
+//! `BEGIN IMMEDIATE` does on one. A run's result and the next claim do not
+//! (`Database::write_fenced`): every write of theirs names the run's claim, and a claim
+//! skips a run another transaction holds, so two hosts claiming at once take two runs.
+//! Parameters whose type PostgreSQL cannot infer are cast.
 
 use crate::store::sql::Sql;
 
