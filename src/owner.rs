@@ -29,6 +29,18 @@ pub fn this_process() -> Owner {
 /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat). With
 /// the boot id it tells a live process from a new one that reused its pid.
 pub fn process_start_time(pid: i64) -> Option<i64> {
+    parse_start_time(&read_stat(pid)?)
+}
+
+/// The parent of `pid` (field 4 of /proc/PID/stat).
+fn parent_of(pid: i64) -> Option<i64> {
+    let stat = read_stat(pid)?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The line of /proc/PID/stat.
+fn read_stat(pid: i64) -> Option<String> {
     // One read into a buffer that holds any stat line (52 numbers and a name of at most
     // 64 bytes): `read_to_string` asks the size first and reads in small steps, seven
     // system calls for a file that has no size, once for every run a pass starts.
@@ -47,7 +59,7 @@ pub fn process_start_time(pid: i64) -> Option<i64> {
             break;
         }
     }
-    parse_start_time(std::str::from_utf8(&buf[..len]).ok()?)
+    String::from_utf8(buf[..len].to_vec()).ok()
 }
 
 /// The start time `process_start_time` reads for a process that began between two
@@ -118,22 +130,28 @@ pub fn processes_of_run(run: &RunningRun) -> impl Iterator<Item = i64> {
 }
 
 /// Kills what is left of `run`'s job on this host: its recorded process group, or, when
-/// none was recorded, the groups of the processes `processes_of_run` finds (never the
-/// caller's own group: a job may run cronq itself).
+/// none was recorded, the group its runner started, which is named for sure only while
+/// the runner lives: its child whose environment names the run (`processes_of_run`) and
+/// that leads a group of its own. A job found by its environment alone may be another
+/// database's run of the same number, job and attempt, and is never killed
+/// (`recover::judge` leaves such a run). Never the caller's own group.
 pub fn kill_job(run: &RunningRun) {
     if let Some(pgid) = run.pgid {
         crate::exec::signal_group(pgid as i32, libc::SIGKILL);
         return;
     }
+    let Some(runner) = run.owner_pid else {
+        return;
+    };
     // SAFETY: getpgid has no memory effects; a pid that is gone yields -1.
     let own = unsafe { libc::getpgid(0) };
     for pid in processes_of_run(run) {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
+        let Ok(leader) = libc::pid_t::try_from(pid) else {
             continue;
         };
         // SAFETY: as above.
-        let group = unsafe { libc::getpgid(pid) };
-        if group > 0 && group != own {
+        let group = unsafe { libc::getpgid(leader) };
+        if group == leader && group != own && parent_of(pid) == Some(runner) {
             crate::exec::signal_group(group, libc::SIGKILL);
         }
     }
@@ -231,9 +249,8 @@ mod tests {
     }
 
     #[test]
-    fn a_job_whose_group_was_never_recorded_is_found_and_killed_by_its_environment() {
-        // A number no other test's job has; a job of the same number but another name
-        // or attempt (another database's) is left alone.
+    fn a_job_whose_group_was_never_recorded_is_killed_only_as_its_runners_child() {
+        // A number no other test's job has. This test process stands for the runner.
         let id = 900_000_000 + i64::from(std::process::id());
         let job = |name: &str, attempt: &str| {
             Command::new("sh")
@@ -246,9 +263,11 @@ mod tests {
                 .unwrap()
         };
         let mut ours = job("nightly", "2");
-        let other_job = job("hourly", "2");
-        let other_attempt = job("nightly", "1");
-        let run = unrecorded(id, "nightly", 2);
+        let others = [job("hourly", "2"), job("nightly", "1")];
+        let run = RunningRun {
+            owner_pid: Some(i64::from(std::process::id())),
+            ..unrecorded(id, "nightly", 2)
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while processes_of_run(&run).count() < 2 {
             assert!(
@@ -257,6 +276,17 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        // Found by its environment, but not the child of the run's runner: left alone.
+        kill_job(&RunningRun {
+            owner_pid: Some(1),
+            ..run.clone()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            ours.try_wait().unwrap().is_none(),
+            "a job not named for sure was killed"
+        );
+
         kill_job(&run);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let ended = loop {
@@ -271,7 +301,7 @@ mod tests {
         };
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(ended.signal(), Some(libc::SIGKILL));
-        for mut other in [other_job, other_attempt] {
+        for mut other in others {
             assert!(
                 other.try_wait().unwrap().is_none(),
                 "another run's job was killed"

@@ -124,8 +124,11 @@ pub fn judge(run: &RunningRun, live: &Liveness, elsewhere: &Elsewhere, now: Now)
             kill: true,
         };
     }
+    // A job whose group was never recorded can be killed only while its runner lives
+    // (`owner::kill_job`); found by its environment alone, it is waited for.
+    let killable = run.pgid.is_some() || live.owner_alive;
     match overdue {
-        Some(late) if alive => Decision::Fail {
+        Some(late) if alive && killable => Decision::Fail {
             reason: format!(
                 "still running {late} s past its timeout of {} s; killed",
                 run.timeout
@@ -289,6 +292,30 @@ mod tests {
             judge(&run(true), &live, &Elsewhere::default(), after(OVERDUE)),
             Decision::Fail { kill: true, .. }
         ));
+    }
+
+    #[test]
+    fn an_overdue_job_whose_group_was_never_recorded_is_killed_only_through_its_live_runner() {
+        let unrecorded = RunningRun {
+            pgid: None,
+            pgid_started: None,
+            ..run(true)
+        };
+        // Its runner lives (frozen, say): the job is its child, and can be named.
+        assert!(matches!(
+            judge(&unrecorded, &ALIVE, &Elsewhere::default(), after(OVERDUE)),
+            Decision::Fail { kill: true, .. }
+        ));
+        // Its runner is dead and the job was found by its environment alone: it may be
+        // another database's run, so it is waited for, not killed, and not run again.
+        let orphan = Liveness {
+            job_alive: true,
+            ..HERE
+        };
+        assert_eq!(
+            judge(&unrecorded, &orphan, &Elsewhere::default(), after(OVERDUE)),
+            Decision::Leave
+        );
     }
 
     #[test]
