@@ -86,6 +86,8 @@ pub struct Running<'a> {
     /// When the watch's check is next due.
     next_check: Instant,
     progress: Option<Progress<'a>>,
+    /// What `once_running_for` set: done once, if the job still runs then.
+    once: Option<(Instant, Box<dyn FnOnce() + 'a>)>,
 }
 
 /// One of the job's output pipes, and the stream of this process that it is echoed to.
@@ -194,12 +196,20 @@ pub fn spawn(spec: Spec<'_>) -> io::Result<Running<'_>> {
         watch: spec.watch,
         next_check,
         progress: spec.progress,
+        once: None,
     })
 }
 
-impl Running<'_> {
+impl<'a> Running<'a> {
     pub fn pgid(&self) -> i64 {
         self.pgid as i64
+    }
+
+    /// Has `wait` call `action` once the job has run for `after`, if it still runs then;
+    /// a job that ends sooner never gets it. Like `Progress::write`, it runs on the
+    /// supervisor's thread and must be quick.
+    pub fn once_running_for(&mut self, after: Duration, action: Box<dyn FnOnce() + 'a>) {
+        self.once = Some((self.started + after, action));
     }
 
     /// Supervises the job to its end: drains its output, stops it when its timeout or the
@@ -227,6 +237,11 @@ impl Running<'_> {
             }
             if status.is_none() {
                 status = self.child.try_wait().ok().flatten();
+            }
+            if status.is_none() && self.once.as_ref().is_some_and(|(at, _)| now >= *at) {
+                if let Some((_, action)) = self.once.take() {
+                    action();
+                }
             }
             if status.is_some() && pipes_deadline.is_none() {
                 end_group(self.pgid);
@@ -278,6 +293,9 @@ impl Running<'_> {
             }
             if let Some(at) = sigkill_at {
                 next = next.min(at);
+            }
+            if let (Some((at, _)), None) = (&self.once, status) {
+                next = next.min(*at);
             }
             if let Some(at) = pipes_deadline {
                 next = next.min(at);

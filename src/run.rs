@@ -38,6 +38,13 @@ pub enum Ending {
 /// restart costs no retry, and a job that stops its own runner cannot loop for ever.
 pub const MAX_INTERRUPTIONS: i64 = 3;
 
+/// How long a job runs before its process group is recorded in its run. A job that ends
+/// sooner (many queued jobs do) costs no write for it: a write transaction was a tenth of
+/// a drained `true` run's time. Should the runner die before, recovery finds the job's
+/// processes by their environment (`owner::processes_of_run`), as it always did for the
+/// moment between the spawn and the write.
+pub const RECORD_GROUP_AFTER: Duration = Duration::from_millis(50);
+
 /// How often a runner makes sure, while its job runs, that it still holds the run, and
 /// looks for an operator's request to stop it.
 pub const CLAIM_CHECK_EVERY: Duration = Duration::from_secs(10);
@@ -395,6 +402,8 @@ fn execute(
         let reason = format!("job '{}' has neither a command nor a built-in", job.name);
         return (failure(reason, None), false);
     };
+    // Shared from here: the watch, the progress and the group's record all read or write it.
+    let store: &Store = store;
     let spec = exec::Spec {
         command,
         env: environment(run, job),
@@ -415,21 +424,23 @@ fn execute(
         }),
     };
     let before = time::boot_clock_ns();
-    let running = match exec::spawn(spec) {
+    let mut running = match exec::spawn(spec) {
         Ok(running) => running,
         Err(e) => return (failure(format!("cannot start /bin/sh: {e}"), None), false),
     };
     let pgid = running.pgid();
     let leader_started = owner::start_time_between(before, time::boot_clock_ns())
         .or_else(|| owner::process_start_time(pgid));
-    match store.write_one(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
-        Ok(true) => {}
-        // Taken back between the start and now: the supervisor's first look at the claim
-        // stops the job.
-        Ok(false) => log::warn!("run {}: its claim was taken back as it started", run.id),
-        // The job runs on; recovery can still find it by its environment.
-        Err(e) => log::warn!("run {}: cannot record its process group: {e:#}", run.id),
-    }
+    let record_group =
+        move || match store.write_one(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
+            Ok(true) => {}
+            // Taken back between the start and now: the supervisor's next look at the claim
+            // stops the job.
+            Ok(false) => log::warn!("run {}: its claim was taken back as it started", run.id),
+            // The job runs on; recovery can still find it by its environment.
+            Err(e) => log::warn!("run {}: cannot record its process group: {e:#}", run.id),
+        };
+    running.once_running_for(RECORD_GROUP_AFTER, Box::new(record_group));
     let finished = running.wait();
     let stopped_by_operator = finished.stopped == Some(exec::Stop::Requested);
     let outcome = Outcome {

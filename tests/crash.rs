@@ -138,6 +138,23 @@ fn stored_rows(backend: Backend, db: &TestDb) -> Vec<Row> {
     }
 }
 
+/// How many runs have their job's process group recorded (a runner records it once the
+/// job has run for a moment).
+fn recorded_groups(backend: Backend, db: &TestDb) -> i64 {
+    const SQL: &str = "SELECT count(*) FROM runs WHERE pgid IS NOT NULL";
+    let count: i64 = match backend {
+        Backend::Sqlite => rusqlite::Connection::open(PathBuf::from(db.arg()))
+            .unwrap()
+            .query_row(SQL, [], |r| r.get(0))
+            .unwrap(),
+        Backend::Postgres => common::postgres::connect(&db.arg().into_string().unwrap())
+            .query_one(SQL, &[])
+            .unwrap()
+            .get(0),
+    };
+    count
+}
+
 /// The database is intact and every run row consistent: a running run has an owner; a
 /// pending one has none; an ended one was claimed at least once per attempt (each attempt
 /// needs a claim of its own, and every claim raises the counter) and at least once per
@@ -438,6 +455,14 @@ fn orphaned_job_is_left_alone_while_it_runs(backend: Backend, group: GroupRecord
         assert!(Instant::now() < deadline, "the job never started");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recorded_groups(backend, &db) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the job's group was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     runner.kill().unwrap();
     runner.wait().unwrap();
     if let GroupRecord::Lost = group {
@@ -478,9 +503,31 @@ fn orphaned_job_is_left_alone_while_it_runs(backend: Backend, group: GroupRecord
     assert_consistent(backend, &db, &BTreeMap::new());
 }
 
+fn a_job_that_ends_at_once_costs_no_group_record_and_a_longer_one_gets_it(backend: Backend) {
+    let db = TestDb::new(backend);
+    let host = Host::new("host-a");
+    host.ok(&db, START, &["add", "quick", "--", "true"]);
+    host.ok(&db, START, &["add", "slower", "--", "sleep 0.3"]);
+    for _ in 0..5 {
+        host.ok(&db, START, &["enqueue", "quick"]);
+    }
+    host.ok(&db, START, &["run"]);
+    // Each `true` ends long before the moment its group would be recorded; a machine
+    // loaded enough to hold one back that long is not seen five times in a row.
+    let quick = recorded_groups(backend, &db);
+    assert!(quick < 5, "every one of 5 quick runs recorded its group");
+    host.ok(&db, START, &["enqueue", "slower"]);
+    host.ok(&db, START, &["run"]);
+    assert_eq!(recorded_groups(backend, &db), quick + 1);
+    let runs = host.runs(&db);
+    assert_eq!(runs.len(), 6);
+    assert!(runs.iter().all(|r| r["status"] == "success"), "{runs:?}");
+}
+
 on_both_backends!(
     parallel_runners_killed_again_and_again_lose_nothing,
     sequential_runners_killed_again_and_again_lose_nothing,
     a_job_orphaned_by_a_killed_runner_is_not_started_again_while_it_runs,
     a_job_whose_group_was_never_recorded_is_not_started_again_while_it_runs,
+    a_job_that_ends_at_once_costs_no_group_record_and_a_longer_one_gets_it,
 );
