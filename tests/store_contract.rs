@@ -1133,31 +1133,18 @@ mod postgres_only {
         // Another host holds cronq's lock of all writes and the first run's row (as an
         // operator's cancel does) until the fenced write has claimed: were the claim to
         // wait for either, the two would wait for each other until the 30 s lock timeout.
-        let inside = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        let holder = {
-            let (url, inside, release) = (place.url.clone(), inside.clone(), release.clone());
-            thread::spawn(move || {
-                open(&url)
-                    .write(|tx| {
-                        tx.query(
-                            "SELECT id FROM runs WHERE id = $1 FOR UPDATE",
-                            &[Value::Int(first)],
-                        )?;
-                        inside.wait();
-                        release.wait();
-                        Ok(())
-                    })
-                    .unwrap();
-            })
-        };
-        inside.wait();
+        let release = hold_a_locked_write(&place.url, move |tx| {
+            tx.query(
+                "SELECT id FROM runs WHERE id = $1 FOR UPDATE",
+                &[Value::Int(first)],
+            )?;
+            Ok(())
+        });
         let began = Instant::now();
         let claimed = db
             .write_fenced(|tx| runs::claim_next(tx, NOW, &owner(1), Start::Now { since_boot: 1 }));
         let waited = began.elapsed();
-        release.wait();
-        holder.join().unwrap();
+        release();
         let (run, _) = claimed.unwrap().expect("the second run was free to claim");
         assert_eq!(
             run.id, second,
@@ -1173,6 +1160,47 @@ mod postgres_only {
             .unwrap()
             .unwrap();
         assert_eq!(run.id, first);
+    }
+
+    /// A run queued and claimed (for a process that starts it later): its id and claim.
+    fn queued_and_claimed(db: &postgres::Database) -> (i64, Claim) {
+        let id = db
+            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
+            .unwrap();
+        let (_, claim) = db
+            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Later))
+            .unwrap()
+            .unwrap();
+        (id, claim)
+    }
+
+    /// Runs `hold` in a locked write (cronq's lock of all writes) on a connection of its
+    /// own, as another host would, and keeps that transaction open until the returned
+    /// function is called, which then waits for its commit.
+    fn hold_a_locked_write(
+        url: &str,
+        hold: impl FnOnce(&dyn Conn) -> Result<()> + Send + 'static,
+    ) -> impl FnOnce() {
+        let inside = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        let holder = {
+            let (url, inside, release) = (url.to_string(), inside.clone(), release.clone());
+            thread::spawn(move || {
+                open(&url)
+                    .write(|tx| {
+                        hold(tx)?;
+                        inside.wait();
+                        release.wait();
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        inside.wait();
+        move || {
+            release.wait();
+            holder.join().unwrap();
+        }
     }
 
     /// Waits until a statement of another connection to this database waits for a lock.
@@ -1353,35 +1381,15 @@ mod postgres_only {
     fn a_single_row_write_does_not_wait_for_another_hosts_write_and_keeps_its_fence() {
         let place = common::postgres::fresh_database();
         let db = open(&place.url);
-        let id = db
-            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
-            .unwrap();
-        let (_, claim) = db
-            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Later))
-            .unwrap()
-            .unwrap();
+        let (id, claim) = queued_and_claimed(&db);
         // Another host holds cronq's lock of all writes until this one has written: were
         // the single-row write to wait for it, the two would wait for each other until the
         // 30 s lock timeout failed the write.
-        let inside = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        let holder = {
-            let (url, inside, release) = (place.url.clone(), inside.clone(), release.clone());
-            thread::spawn(move || {
-                open(&url)
-                    .write(|tx| {
-                        jobs::insert(tx, &command_job("other", None), NOW)?;
-                        inside.wait();
-                        release.wait();
-                        Ok(())
-                    })
-                    .unwrap();
-            })
-        };
-        inside.wait();
+        let release = hold_a_locked_write(&place.url, |tx| {
+            jobs::insert(tx, &command_job("other", None), NOW)
+        });
         let written = db.write_one(|tx| runs::set_group(tx, &claim, 4321, Some(7)));
-        release.wait();
-        holder.join().unwrap();
+        release();
         assert!(written.unwrap());
         let running = runs::running(db.conn(), 3600).unwrap();
         assert_eq!(
@@ -1426,13 +1434,7 @@ mod postgres_only {
     fn the_process_group_skips_the_wal_flush_but_every_other_commit_still_waits_for_it() {
         let place = common::postgres::fresh_database();
         let db = open(&place.url);
-        let id = db
-            .write(|tx| runs::insert_request(tx, &request("j", NOW, 0), NOW))
-            .unwrap();
-        let (_, claim) = db
-            .write(|tx| runs::claim(tx, id, NOW, &owner(1), Start::Later))
-            .unwrap()
-            .unwrap();
+        let (_, claim) = queued_and_claimed(&db);
         let setting = |db: &postgres::Database| {
             db.conn()
                 .query_one("SELECT current_setting('synchronous_commit')", &[])
