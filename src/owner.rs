@@ -109,8 +109,9 @@ pub fn group_alive(pgid: i64, leader_started: Option<i64>) -> bool {
 
 /// Processes whose environment says they belong to `run`'s attempt (`CRONQ_RUN_ID`,
 /// `CRONQ_JOB` and `CRONQ_ATTEMPT` all match: another database on this machine may have a
-/// run of the same number running). Only used when the job's process group was never
-/// recorded (its runner died right after the spawn, or the database lost the record).
+/// run of the same number running). Only used when the job's process group was not
+/// recorded: its runner died or stopped in the job's first moments (`run::RECORD_GROUP_AFTER`),
+/// or the database lost the record.
 pub fn processes_of_run(run: &RunningRun) -> impl Iterator<Item = i64> {
     let wanted = [
         format!("CRONQ_RUN_ID={}", run.id),
@@ -190,8 +191,9 @@ pub fn liveness(run: &RunningRun, here: &Owner) -> Liveness {
     };
     let job_alive = match run.pgid {
         Some(pgid) => group_alive(pgid, run.pgid_started),
-        // Started but its group never recorded: the runner died right after spawning, or
-        // the database lost the record. Look for the job's processes by their environment.
+        // Started but its group not recorded: the runner died in the job's first moments,
+        // or the database lost the record. Look for the job's processes by their
+        // environment.
         None => run.started_at.is_some() && processes_of_run(run).next().is_some(),
     };
     Liveness {
