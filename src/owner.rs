@@ -29,18 +29,20 @@ pub fn this_process() -> Owner {
 /// The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat). With
 /// the boot id it tells a live process from a new one that reused its pid.
 pub fn process_start_time(pid: i64) -> Option<i64> {
-    parse_start_time(&read_stat(pid)?)
+    stat_field(pid, START_TIME)
 }
 
 /// The parent of `pid` (field 4 of /proc/PID/stat).
 fn parent_of(pid: i64) -> Option<i64> {
-    let stat = read_stat(pid)?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    stat_field(pid, PARENT)
 }
 
-/// The line of /proc/PID/stat.
-fn read_stat(pid: i64) -> Option<String> {
+/// The fields of /proc/PID/stat that cronq reads, numbered as proc(5) numbers them.
+const PARENT: usize = 4;
+const START_TIME: usize = 22;
+
+/// Numeric field `field` of /proc/PID/stat.
+fn stat_field(pid: i64, field: usize) -> Option<i64> {
     // One read into a buffer that holds any stat line (52 numbers and a name of at most
     // 64 bytes): `read_to_string` asks the size first and reads in small steps, seven
     // system calls for a file that has no size, once for every run a pass starts.
@@ -59,7 +61,7 @@ fn read_stat(pid: i64) -> Option<String> {
             break;
         }
     }
-    String::from_utf8(buf[..len].to_vec()).ok()
+    parse_field(std::str::from_utf8(&buf[..len]).ok()?, field)
 }
 
 /// The start time `process_start_time` reads for a process that began between two
@@ -87,11 +89,16 @@ fn nanoseconds_per_tick() -> Option<i64> {
     })
 }
 
-/// Field 22 of a /proc/PID/stat line.
-fn parse_start_time(stat: &str) -> Option<i64> {
-    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+/// Numeric field `field` (from 3 on) of a /proc/PID/stat line.
+fn parse_field(stat: &str, field: usize) -> Option<i64> {
+    // The command name (field 2) may contain spaces and parentheses: split after the last
+    // ')'; the state (field 3) comes first after it.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    after_name
+        .split_whitespace()
+        .nth(field.checked_sub(3)?)?
+        .parse()
+        .ok()
 }
 
 /// Whether process group `pgid` still has members, and is still the job's: while any
@@ -214,12 +221,13 @@ fn read_trimmed(path: &str) -> String {
 mod tests {
 
     #[test]
-    fn the_start_time_is_read_after_a_name_with_spaces_and_parentheses() {
+    fn stat_fields_are_read_after_a_name_with_spaces_and_parentheses() {
         let fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
         let stat = format!("4242 (a) b (c)) S {}\n", fields[1..].join(" "));
         // Field 22 is the 20th after the state (field 3).
-        assert_eq!(parse_start_time(&stat), Some(22));
-        assert_eq!(parse_start_time("4242 (no end"), None);
+        assert_eq!(parse_field(&stat, START_TIME), Some(22));
+        assert_eq!(parse_field(&stat, PARENT), Some(4));
+        assert_eq!(parse_field("4242 (no end", START_TIME), None);
     }
 
     use super::*;
