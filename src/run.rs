@@ -429,17 +429,20 @@ fn execute(
         Err(e) => return (failure(format!("cannot start /bin/sh: {e}"), None), false),
     };
     let pgid = running.pgid();
-    let leader_started = owner::start_time_between(before, time::boot_clock_ns())
-        .or_else(|| owner::process_start_time(pgid));
-    let record_group =
-        move || match store.write_one(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
+    let told = owner::start_time_between(before, time::boot_clock_ns());
+    // Where the boot clock could not tell the leader's start, /proc is read for it only
+    // when the group is recorded: a job that ends sooner costs no read either.
+    let record_group = move || {
+        let leader_started = told.or_else(|| owner::process_start_time(pgid));
+        match store.write_one(|tx| runs::set_group(tx, claim, pgid, leader_started)) {
             Ok(true) => {}
             // Taken back between the start and now: the supervisor's next look at the claim
             // stops the job.
             Ok(false) => log::warn!("run {}: its claim was taken back as it started", run.id),
             // The job runs on; recovery can still find it by its environment.
             Err(e) => log::warn!("run {}: cannot record its process group: {e:#}", run.id),
-        };
+        }
+    };
     running.once_running_for(RECORD_GROUP_AFTER, Box::new(record_group));
     let finished = running.wait();
     let stopped_by_operator = finished.stopped == Some(exec::Stop::Requested);
