@@ -1133,7 +1133,7 @@ mod postgres_only {
         // Another host holds cronq's lock of all writes and the first run's row (as an
         // operator's cancel does) until the fenced write has claimed: were the claim to
         // wait for either, the two would wait for each other until the 30 s lock timeout.
-        let release = hold_a_locked_write(&place.url, move |tx| {
+        let release = hold_a_write(&place.url, Write::Locked, move |tx| {
             tx.query(
                 "SELECT id FROM runs WHERE id = $1 FOR UPDATE",
                 &[Value::Int(first)],
@@ -1174,11 +1174,20 @@ mod postgres_only {
         (id, claim)
     }
 
-    /// Runs `hold` in a locked write (cronq's lock of all writes) on a connection of its
-    /// own, as another host would, and keeps that transaction open until the returned
-    /// function is called, which then waits for its commit.
-    fn hold_a_locked_write(
+    /// The two kinds of write transaction: with cronq's lock of all writes (`write`), and
+    /// fenced by claims without it (`write_fenced`).
+    #[derive(Clone, Copy)]
+    enum Write {
+        Locked,
+        Fenced,
+    }
+
+    /// Runs `hold` in a write of kind `kind` on a connection of its own, as another host
+    /// would, and keeps that transaction open until the returned function is called, which
+    /// then waits for its commit.
+    fn hold_a_write(
         url: &str,
+        kind: Write,
         hold: impl FnOnce(&dyn Conn) -> Result<()> + Send + 'static,
     ) -> impl FnOnce() {
         let inside = Arc::new(Barrier::new(2));
@@ -1186,14 +1195,18 @@ mod postgres_only {
         let holder = {
             let (url, inside, release) = (url.to_string(), inside.clone(), release.clone());
             thread::spawn(move || {
-                open(&url)
-                    .write(|tx| {
-                        hold(tx)?;
-                        inside.wait();
-                        release.wait();
-                        Ok(())
-                    })
-                    .unwrap();
+                let db = open(&url);
+                let work = |tx: &dyn Conn| {
+                    hold(tx)?;
+                    inside.wait();
+                    release.wait();
+                    Ok(())
+                };
+                match kind {
+                    Write::Locked => db.write(work),
+                    Write::Fenced => db.write_fenced(work),
+                }
+                .unwrap();
             })
         };
         inside.wait();
@@ -1236,29 +1249,13 @@ mod postgres_only {
         hold: impl FnOnce(&dyn Conn) -> Result<()> + Send + 'static,
         act: impl FnOnce(&dyn Conn) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let written = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        let holder = {
-            let (url, written, release) = (url.to_string(), written.clone(), release.clone());
-            thread::spawn(move || {
-                open(&url)
-                    .write_fenced(|tx| {
-                        hold(tx)?;
-                        written.wait();
-                        release.wait();
-                        Ok(())
-                    })
-                    .unwrap()
-            })
-        };
-        written.wait();
+        let release = hold_a_write(url, Write::Fenced, hold);
         let actor = {
             let url = url.to_string();
             thread::spawn(move || open(&url).write(act))
         };
         until_another_waits_for_a_lock(&open(url));
-        release.wait();
-        holder.join().unwrap();
+        release();
         actor.join().unwrap()
     }
 
@@ -1385,7 +1382,7 @@ mod postgres_only {
         // Another host holds cronq's lock of all writes until this one has written: were
         // the single-row write to wait for it, the two would wait for each other until the
         // 30 s lock timeout failed the write.
-        let release = hold_a_locked_write(&place.url, |tx| {
+        let release = hold_a_write(&place.url, Write::Locked, |tx| {
             jobs::insert(tx, &command_job("other", None), NOW)
         });
         let written = db.write_one(|tx| runs::set_group(tx, &claim, 4321, Some(7)));
